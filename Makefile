@@ -1,0 +1,36 @@
+# The two commands of the README: `make lab` and `make test`.
+SHELL := /bin/bash
+VENV := .venv/bin
+NODES ?= 3
+# Only the Python packages that exist yet are type-checked.
+PKGS := $(wildcard raft discovery peer hypervisor agent console chaos bench)
+PYTEST_ARGS ?=
+
+.PHONY: setup lab lab-down test test-all lint typecheck pytest bench
+
+setup:
+	@bash scripts/setup.sh
+
+lab: setup
+	@$(VENV)/quantix lab up --nodes $(NODES) --foreground
+
+lab-down: setup
+	@$(VENV)/quantix lab down
+
+lint: setup
+	@$(VENV)/ruff check .
+	@$(VENV)/ruff format --check . >/dev/null || { $(VENV)/ruff format --check .; exit 1; }
+
+typecheck: setup
+	@$(VENV)/mypy $(PKGS) > .mypy.out 2>&1 || { cat .mypy.out; exit 1; }
+
+pytest: setup
+	@$(VENV)/pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+test-all: setup
+	@$(VENV)/pytest -q -n 2 --dist loadgroup -m '' $(PYTEST_ARGS)
+
+bench: setup
+	@$(VENV)/python -m bench all

@@ -1,0 +1,1 @@
+"""The replicated cluster store: tables of versioned plain-data records over pysyncobj."""

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Idempotent setup: installs what is missing (Debian packages, a venv with the
+# project and its dev tools, the web UI's node modules) and is quiet otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  pkg-config libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
+  qemu-system-x86 qemu-utils ovmf openvswitch-switch
+  iproute2 nftables tmux bridge-utils
+  linux-image-amd64 busybox-static cpio kmod
+)
+if [[ "${QUANTIX_WITH_BROWSER:-1}" == 1 ]]; then
+  APT_PACKAGES+=(chromium)
+fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.quantix-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [[ ! -f $stamp || "$(cat $stamp)" != "$want" ]]; then
+  echo "setup: installing the project and its dev tools into .venv"
+  # pip is noisy about this machine's mirror settings: keep its output for failures only.
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } \
+      > .venv/pip.log 2>&1; then
+    cat .venv/pip.log; exit 1
+  fi
+  echo "$want" > $stamp
+fi
+
+if [[ -f webui/package-lock.json ]]; then
+  wstamp=webui/node_modules/.quantix-installed
+  wwant=$(sha256sum webui/package-lock.json | cut -d' ' -f1)
+  if [[ ! -f $wstamp || "$(cat $wstamp)" != "$wwant" ]]; then
+    echo "setup: installing the web UI's node modules"
+    (cd webui && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$wwant" > $wstamp
+  fi
+fi
