@@ -1,0 +1,3 @@
+"""The Quantix peer: the daemon every host runs."""
+
+__version__ = "0.1.0"

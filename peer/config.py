@@ -1,0 +1,141 @@
+"""node.yaml: the host's own settings. Every setting has a sensible default.
+
+Parsing is pure (``parse_config(text)``); ``load_config(path)`` only reads the file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_PATH = Path("/etc/quantix/node.yaml")
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class ConfigError(Exception):
+    """node.yaml is unreadable or a setting is invalid; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    data_dir: Path = Path("/var/lib/quantix")
+    hostname: str | None = None  # None: the system's hostname
+    # Management address and interface: None means "the first non-loopback IPv4".
+    mgmt_address: str | None = None
+    mgmt_interface: str | None = None
+    api_port: int = 8443
+    raft_port: int = 8444
+    # Cluster membership: both None means factory state (announce as available).
+    cluster_name: str | None = None
+    cluster_secret: str | None = field(default=None, repr=False)
+    libvirt_uri: str = "qemu:///system"
+    # HA: a peer that cannot renew its lease for this long fences itself.
+    fence_after: float = 6.0
+    heartbeat: float = 1.0
+    # Seconds unclustered hosts wait to see each other before one bootstraps.
+    settle_window: float = 2.0
+    # Hosts to try joining before mDNS answers (ip:api_port); optional.
+    seeds: tuple[str, ...] = ()
+    # Local unix socket for the console (network-independent).
+    local_socket: Path | None = None
+    log_level: str = "info"
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_factory(self) -> bool:
+        return self.cluster_name is None
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "cluster.secret"
+
+    def with_cluster(self, name: str, secret: str) -> NodeConfig:
+        return replace(self, cluster_name=name, cluster_secret=secret)
+
+
+_INT_FIELDS = {"api_port", "raft_port"}
+_FLOAT_FIELDS = {"fence_after", "heartbeat", "settle_window"}
+_STR_FIELDS = {"hostname", "mgmt_address", "mgmt_interface", "libvirt_uri", "log_level"}
+
+
+def parse_config(text: str) -> NodeConfig:
+    """Parse node.yaml text into a NodeConfig, or raise ConfigError."""
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"node.yaml is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("node.yaml must be a mapping of settings")
+    kw: dict[str, Any] = {}
+    cluster = raw.pop("cluster", None) or {}
+    if not isinstance(cluster, dict):
+        raise ConfigError("'cluster' must be a mapping with 'name' and 'secret'")
+    for key, val in raw.items():
+        if key in ("data_dir", "local_socket"):
+            kw[key] = Path(str(val))
+        elif key in _INT_FIELDS:
+            if not isinstance(val, int) or not 1 <= val <= 65535:
+                raise ConfigError(f"{key} must be a port number, got {val!r}")
+            kw[key] = val
+        elif key in _FLOAT_FIELDS:
+            if not isinstance(val, (int, float)) or val <= 0:
+                raise ConfigError(f"{key} must be a positive number, got {val!r}")
+            kw[key] = float(val)
+        elif key in _STR_FIELDS:
+            kw[key] = None if val is None else str(val)
+        elif key == "seeds":
+            if not isinstance(val, list):
+                raise ConfigError("seeds must be a list of host:port")
+            kw[key] = tuple(str(s) for s in val)
+        elif key == "labels":
+            if not isinstance(val, dict):
+                raise ConfigError("labels must be a mapping")
+            kw[key] = {str(k): str(v) for k, v in val.items()}
+        else:
+            raise ConfigError(f"unknown setting {key!r} in node.yaml")
+    if kw.get("mgmt_address"):
+        try:
+            ipaddress.IPv4Address(kw["mgmt_address"])
+        except ValueError:
+            raise ConfigError(
+                f"mgmt_address must be an IPv4 address: {kw['mgmt_address']!r}"
+            ) from None
+    name, secret = cluster.get("name"), cluster.get("secret")
+    if name is not None:
+        validate_cluster_name(str(name))
+        kw["cluster_name"] = str(name)
+    if secret is not None:
+        validate_secret(str(secret))
+        kw["cluster_secret"] = str(secret)
+    if (name is None) != (secret is None):
+        raise ConfigError("cluster needs both 'name' and 'secret'")
+    return NodeConfig(**kw)
+
+
+def validate_cluster_name(name: str) -> None:
+    if not _NAME_RE.match(name):
+        raise ConfigError(
+            f"cluster name {name!r} must be 1-63 lowercase letters, digits or '-', "
+            "not starting or ending with '-'"
+        )
+
+
+def validate_secret(secret: str) -> None:
+    if len(secret) < 12:
+        raise ConfigError("the cluster secret must be at least 12 characters")
+
+
+def load_config(path: Path = DEFAULT_PATH) -> NodeConfig:
+    """Read node.yaml (a missing file means every default)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return NodeConfig()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    return parse_config(text)
