@@ -1,0 +1,54 @@
+"""The route framework: errors as JSON, schema checks, the generated OpenAPI."""
+
+from __future__ import annotations
+
+import pytest
+
+from peer.api.schema import SchemaDeclarationError, closed, validate
+from tests.peer.api.conftest import bearer
+
+
+async def test_health_is_open_and_says_nothing_secret(client):
+    r = await client.get("/api/v1/health")
+    assert r.status == 200
+    body = await r.json()
+    assert body["status"] == "ok" and body["node_id"] == "n1"
+    assert "X-Quantix-Revision" in r.headers
+
+
+async def test_unknown_path_is_a_json_404(client, tokens):
+    r = await client.get("/api/v1/nope", headers=bearer(tokens["viewer"]))
+    assert r.status == 404
+    assert (await r.json())["code"] == "not_found"
+
+
+async def test_openapi_needs_a_login_and_lists_routes(client, tokens):
+    assert (await client.get("/api/v1/openapi.json")).status == 401
+    r = await client.get("/api/v1/openapi.json", headers=bearer(tokens["viewer"]))
+    doc = await r.json()
+    assert doc["openapi"] == "3.1.0"
+    assert "get" in doc["paths"]["/api/v1/health"]
+    assert doc["paths"]["/api/v1/health"]["get"]["security"] == []
+
+
+def test_validator_rejects_unknown_fields_and_bad_values():
+    s = closed(
+        {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "memory_mib": {"type": "integer", "minimum": 1},
+            },
+        }
+    )
+    assert validate(s, {"name": "a", "memory_mib": 2}) == []
+    assert validate(s, {"name": "a", "memory_mib": 0})[0]["path"] == "/memory_mib"
+    assert validate(s, {"name": "a", "colour": "red"})[0]["problem"] == "is not a known field"
+    assert validate(s, {})[0]["path"] == "/name"
+    assert validate(s, {"name": "a", "memory_mib": True})  # a bool is not an integer
+
+
+def test_a_schema_keyword_we_do_not_enforce_is_refused_at_declaration():
+    with pytest.raises(SchemaDeclarationError):
+        closed({"type": "string", "format": "date", "multipleOf": 2})
