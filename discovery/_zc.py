@@ -1,0 +1,116 @@
+"""The one module that imports zeroconf: announce one service, browse one type.
+
+Everything runs on the event loop it was opened on (``async_*``). zeroconf's
+errors become ``MdnsError``; what the network sends is handed up as raw TXT
+bytes and addresses, to be parsed by the pure codec.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any, Final, Literal
+
+from zeroconf import Error as ZeroconfError
+from zeroconf import IPVersion, ServiceStateChange
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+from discovery.errors import MdnsError
+from discovery.model import SERVICE_TYPE
+
+log = logging.getLogger(__name__)
+
+Change = Literal["added", "updated", "removed"]
+_CHANGES: Final = {
+    ServiceStateChange.Added: "added",
+    ServiceStateChange.Updated: "updated",
+    ServiceStateChange.Removed: "removed",
+}
+
+
+def instance_name(node_id: str) -> str:
+    return f"{node_id}.{SERVICE_TYPE}"
+
+
+class Mdns:
+    """One zeroconf stack bound to one IPv4 address, announcing at most one service."""
+
+    def __init__(self, address: str, ttl: int) -> None:
+        self.address = address
+        self.ttl = ttl
+        self._aiozc: AsyncZeroconf | None = None
+        self._browser: AsyncServiceBrowser | None = None
+        self._info: Any = None
+
+    async def async_open(self) -> None:
+        try:
+            self._aiozc = AsyncZeroconf(interfaces=[self.address], ip_version=IPVersion.V4Only)
+        except (OSError, ZeroconfError) as e:
+            raise MdnsError(f"cannot start mDNS on {self.address}: {e}") from None
+
+    def _zc(self) -> AsyncZeroconf:
+        if self._aiozc is None:
+            raise MdnsError("the mDNS stack is not open")
+        return self._aiozc
+
+    def _service(self, node_id: str, port: int, txt: bytes) -> AsyncServiceInfo:
+        return AsyncServiceInfo(
+            SERVICE_TYPE,
+            instance_name(node_id),
+            port=port,
+            properties=txt,
+            server=f"qx-{node_id}.local.",
+            addresses=[socket.inet_aton(self.address)],
+            host_ttl=self.ttl,
+            other_ttl=self.ttl,
+        )
+
+    async def async_announce(self, node_id: str, port: int, txt: bytes) -> None:
+        """Register the service, or re-announce it with new TXT if already registered."""
+        info = self._service(node_id, port, txt)
+        try:
+            if self._info is None:
+                await (await self._zc().async_register_service(info))
+            else:
+                await (await self._zc().async_update_service(info))
+        except ZeroconfError as e:
+            raise MdnsError(f"cannot announce {instance_name(node_id)}: {e!r}") from None
+        self._info = info
+
+    def browse(self, on_change: Callable[[Change, str], None]) -> None:
+        """Call ``on_change(change, instance_name)`` as services appear, change, leave."""
+
+        def handler(**kw: Any) -> None:
+            on_change(_CHANGES[kw["state_change"]], str(kw["name"]))  # type: ignore[arg-type]
+
+        self._browser = AsyncServiceBrowser(self._zc().zeroconf, SERVICE_TYPE, handlers=[handler])
+
+    async def async_resolve(self, name: str, timeout: float) -> tuple[bytes, list[str]] | None:
+        """(TXT rdata, IPv4 addresses) of an instance, or None if it did not answer."""
+        info = AsyncServiceInfo(SERVICE_TYPE, name)
+        try:
+            ok = await info.async_request(self._zc().zeroconf, int(timeout * 1000))
+        except ZeroconfError as e:
+            log.debug("resolving %s failed: %r", name, e)
+            return None
+        if not ok or info.text is None:
+            return None
+        return bytes(info.text), info.parsed_addresses(IPVersion.V4Only)
+
+    async def async_close(self) -> None:
+        """Send goodbyes for our service, stop browsing and close the sockets."""
+        if self._aiozc is None:
+            return
+        aiozc, self._aiozc = self._aiozc, None
+        try:
+            if self._browser is not None:
+                await self._browser.async_cancel()
+            if self._info is not None:
+                await (await aiozc.async_unregister_service(self._info))
+            await aiozc.async_close()
+        except (TimeoutError, ZeroconfError, OSError) as e:
+            log.warning("closing mDNS on %s: %r", self.address, e)
+        finally:
+            self._browser = None
+            self._info = None
