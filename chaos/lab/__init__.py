@@ -1,0 +1,16 @@
+"""The lab: N Quantix hosts in network namespaces on one machine (see docs/lab.md)."""
+
+from chaos.lab.errors import CommandFailed, LabError, LabStateError, UnknownHost
+from chaos.lab.lab import DEFAULT_NAME, DEFAULT_ROOT, Host, Lab, wait_for
+
+__all__ = [
+    "DEFAULT_NAME",
+    "DEFAULT_ROOT",
+    "CommandFailed",
+    "Host",
+    "Lab",
+    "LabError",
+    "LabStateError",
+    "UnknownHost",
+    "wait_for",
+]
