@@ -48,7 +48,7 @@ def _operation(route: Route) -> dict[str, Any]:
             "content": {"application/json": {"schema": route.body}},
         }
     ok: dict[str, Any] = {"description": route.summary}
-    if route.status != 204:
+    if route.status != 204 and route.produces != "websocket":
         if route.produces == "application/json":
             ok["content"] = {"application/json": {"schema": route.response or {}}}
         else:

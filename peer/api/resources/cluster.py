@@ -1,0 +1,168 @@
+"""The cluster as a whole: name, leader, members, health; discovered hosts to adopt."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from peer.api.resources.common import (
+    GET_QUERY,
+    LIST_QUERY,
+    get_or_404,
+    list_schema,
+    maybe_barrier,
+    page,
+    record_schema,
+)
+from peer.api.resources.hooks import call_hook
+from peer.api.routes import ApiRequest, Reply, Routes
+from peer.auth.roles import Role
+
+routes = Routes(tag="cluster")
+
+MEMBER = {
+    "type": "object",
+    "properties": {
+        "node_id": {"type": "string"},
+        "hostname": {"type": ["string", "null"]},
+        "address": {"type": ["string", "null"]},
+        "state": {"type": ["string", "null"]},
+        "leader": {"type": "boolean"},
+        "voter": {"type": ["boolean", "null"]},
+        "lease_age_s": {"type": ["number", "null"]},
+    },
+}
+CLUSTER = {
+    "type": "object",
+    "required": ["name", "leader", "members", "health", "revision"],
+    "properties": {
+        "name": {"type": ["string", "null"]},
+        "created_at": {"type": ["number", "null"]},
+        "leader": {"type": ["string", "null"]},
+        "term": {"type": ["integer", "null"]},
+        "members": {"type": "array", "items": MEMBER},
+        "health": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string", "enum": ["healthy", "degraded", "no_quorum"]},
+                "has_quorum": {"type": "boolean"},
+                "nodes_total": {"type": "integer"},
+                "nodes_active": {"type": "integer"},
+                "vms_total": {"type": "integer"},
+                "vms_running": {"type": "integer"},
+                "vms_error": {"type": "integer"},
+            },
+        },
+        "revision": {"type": "integer"},
+    },
+}
+DISCOVERED = record_schema(
+    {
+        "hostname": {"type": ["string", "null"]},
+        "address": {"type": ["string", "null"]},
+        "api_port": {"type": ["integer", "null"]},
+        "seen_at": {"type": ["number", "null"]},
+    }
+)
+ADOPT = {
+    "type": "object",
+    "required": ["node_id", "status"],
+    "properties": {"node_id": {"type": "string"}, "status": {"type": "string"}},
+}
+PEER = {"type": "object", "required": ["node_id"], "properties": {"node_id": {"type": "string"}}}
+
+
+def cluster_view(req: ApiRequest) -> dict[str, Any]:
+    store = req.store
+    st = store.status()
+    now = time.time()
+    leader = st.get("leader")
+    nodes = {r.key: r.value for r in store.scan("nodes")}
+    leases = {r.key: r.value for r in store.scan("leases")}
+    ids = sorted(set(nodes) | {str(m) for m in st.get("members") or []})
+    members = []
+    for nid in ids:
+        n = nodes.get(nid, {})
+        renewed = leases.get(nid, {}).get("renewed_at")
+        members.append(
+            {
+                "node_id": nid,
+                "hostname": n.get("hostname"),
+                "address": n.get("address"),
+                "state": n.get("state"),
+                "leader": nid == leader,
+                "voter": n.get("voter"),
+                "lease_age_s": round(now - float(renewed), 3) if renewed is not None else None,
+            }
+        )
+    status = {r.key: r.value.get("state") for r in store.scan("vm_status")}
+    vms = store.scan("vms")
+    quorum = bool(st.get("has_quorum", True))
+    active = sum(1 for n in nodes.values() if n.get("state", "active") == "active")
+    health = "no_quorum" if not quorum else ("healthy" if active == len(nodes) else "degraded")
+    meta = store.get("meta", "cluster")
+    return {
+        "name": (meta.value.get("name") if meta else None) or req.ctx.config.cluster_name,
+        "created_at": meta.value.get("created_at") if meta else None,
+        "leader": leader,
+        "term": st.get("term"),
+        "members": members,
+        "health": {
+            "status": health,
+            "has_quorum": quorum,
+            "nodes_total": len(nodes),
+            "nodes_active": active,
+            "vms_total": len(vms),
+            "vms_running": sum(1 for v in vms if status.get(v.key) == "running"),
+            "vms_error": sum(1 for v in vms if status.get(v.key) == "error"),
+        },
+        "revision": store.revision,
+    }
+
+
+@routes.get(
+    "/cluster",
+    role=Role.VIEWER,
+    summary="The cluster: name, leader, members, health",
+    query=GET_QUERY,
+    response=CLUSTER,
+)
+async def get_cluster(req: ApiRequest) -> Reply:
+    await maybe_barrier(req)
+    return Reply(cluster_view(req))
+
+
+@routes.get(
+    "/peer", role=Role.VIEWER, summary="This peer's own status (the one you talk to)", response=PEER
+)
+async def get_peer(req: ApiRequest) -> Reply:
+    return Reply(req.ctx.status())
+
+
+@routes.get(
+    "/cluster/discovered",
+    role=Role.VIEWER,
+    summary="Hosts in factory state seen on the LAN, ready to adopt",
+    query=LIST_QUERY,
+    response=list_schema(DISCOVERED),
+)
+async def list_discovered(req: ApiRequest) -> Reply:
+    await maybe_barrier(req)
+    return page(req, req.store.scan("discovered"))
+
+
+@routes.post(
+    "/cluster/discovered/{node_id}/adopt",
+    role=Role.ADMIN,
+    summary="Adopt a discovered host into this cluster",
+    response=ADOPT,
+    status=202,
+)
+async def adopt_host(req: ApiRequest) -> Reply:
+    """Calls the daemon's ``adopt`` service (``await adopt(node_id, record)``); the
+    host joins asynchronously and appears under /nodes when it has joined."""
+    nid = req.params["node_id"]
+    rec = get_or_404(req, "discovered", nid, "discovered host")
+    await call_hook(req.ctx, "adopt", nid, dict(rec.value))
+    await req.commit([], event=("node.adopting", "nodes", nid, f"adopting {nid}"))
+    return Reply({"node_id": nid, "status": "adopting"}, status=202)

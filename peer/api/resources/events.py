@@ -1,0 +1,103 @@
+"""Events: list them, or stream them live over a websocket from any peer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import WSMsgType, web
+
+from peer.api.errors import BadRequest
+from peer.api.keys import STREAMS_KEY
+from peer.api.resources.common import LIST_QUERY, list_schema, maybe_barrier, page, record_schema
+from peer.api.routes import ApiRequest, Reply, Routes
+from peer.auth.roles import Role
+from peer.events.stream import event_view, follow
+from raft.commands import Record
+
+routes = Routes(tag="events")
+
+EVENT = record_schema(
+    {
+        "ts": {"type": "number"},
+        "kind": {"type": "string"},
+        "resource": {"type": "string"},
+        "resource_id": {"type": ["string", "null"]},
+        "node": {"type": ["string", "null"]},
+        "message": {"type": "string"},
+        "level": {"type": "string", "enum": ["info", "warning", "error"]},
+        "user": {"type": ["string", "null"]},
+    },
+    required=["ts", "kind", "message"],
+)
+FILTERS = {
+    "kind": {"type": "string", "maxLength": 100},
+    "resource": {"type": "string", "maxLength": 100},
+    "level": {"type": "string", "enum": ["info", "warning", "error"]},
+}
+
+
+def _view(key: str, value: dict) -> dict:  # type: ignore[type-arg]
+    v = event_view(key, value, 0)
+    v.pop("id")
+    v.pop("revision")
+    return v
+
+
+@routes.get(
+    "/events",
+    role=Role.VIEWER,
+    summary="List events, newest first",
+    query={**LIST_QUERY, **FILTERS},
+    response=list_schema(EVENT),
+)
+async def list_events(req: ApiRequest) -> Reply:
+    await maybe_barrier(req)
+    want = {k: req.query[k] for k in FILTERS if req.query.get(k) is not None}
+
+    def keep(r: Record) -> bool:
+        return all(r.value.get(k) == v for k, v in want.items())
+
+    return page(req, req.store.scan("events"), keep=keep, transform=_view, reverse=True)
+
+
+@routes.get(
+    "/events/stream",
+    role=Role.VIEWER,
+    status=101,
+    produces="websocket",
+    summary="Stream events over a websocket (resume with from_revision)",
+    query={
+        "from_revision": {"type": "integer", "minimum": 0},
+        "kind": {"type": "string", "maxLength": 100},
+    },
+)
+async def stream_events(req: ApiRequest) -> web.StreamResponse:
+    """Each message is one event as JSON, with its ``revision``. Keep the last
+    revision you saw and reconnect with ``?from_revision=<it>`` to miss nothing."""
+    ws = web.WebSocketResponse(heartbeat=30)
+    if not ws.can_prepare(req.http).ok:
+        raise BadRequest("this endpoint needs a websocket upgrade", code="websocket_required")
+    kinds = frozenset([req.query["kind"]]) if req.query.get("kind") else None
+    events = follow(req.store, req.query.get("from_revision"), kinds)
+    await ws.prepare(req.http)
+    streams = req.http.app[STREAMS_KEY]
+    streams.add(ws)
+
+    async def pump() -> None:
+        async for ev in events:
+            await ws.send_json(ev)
+
+    sender = asyncio.create_task(pump())
+    try:
+        # Reading is how a close from the client is noticed.
+        async for msg in ws:
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await sender
+        await events.aclose()
+        streams.discard(ws)
+    return ws

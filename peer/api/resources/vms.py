@@ -1,0 +1,199 @@
+"""VMs: create (validated against the cluster state), list, get, edit, delete.
+
+Names are unique cluster-wide: a create also puts ``meta/vm-name:<name>``
+with ``expect="absent"`` in the same transaction, so two peers creating the
+same name at once cannot both win (the key is the id; the name needs its own
+compare-and-set).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from peer.api.errors import AlreadyExists, ConflictError, ValidationFailed
+from peer.api.resources.common import (
+    GET_QUERY,
+    LIST_QUERY,
+    get_or_404,
+    list_schema,
+    maybe_barrier,
+    one,
+    page,
+    record_schema,
+    update_record,
+)
+from peer.api.routes import ApiRequest, Reply, Routes
+from peer.api.vm_spec import VM_CREATE, VM_PATCH, VM_PROPS, build_vm, check_fits, check_references
+from peer.auth.roles import Role
+from raft.commands import Record
+from raft.store import Store, delete, put
+
+routes = Routes(tag="vms")
+
+VM = record_schema(VM_PROPS, required=["name", "vcpus", "memory_mib", "desired"])
+VM_STATES = [
+    "pending",
+    "defining",
+    "running",
+    "stopped",
+    "paused",
+    "shutting_down",
+    "error",
+    "migrating",
+]
+DELETE_QUERY = {
+    "force": {"type": "boolean", "default": False, "description": "delete even if running"},
+    "keep_volumes": {"type": "boolean", "default": False},
+}
+
+
+def name_key(name: str) -> str:
+    return f"vm-name:{name}"
+
+
+def with_status(store: Store) -> Any:
+    """A view transform that adds the observed status (from ``vm_status``)."""
+
+    def transform(key: str, value: dict[str, Any]) -> dict[str, Any]:
+        st = store.get("vm_status", key)
+        return {**value, "status": dict(st.value) if st is not None else None}
+
+    return transform
+
+
+def observed_state(store: Store, vm_id: str) -> str:
+    st = store.get("vm_status", vm_id)
+    return str(st.value.get("state")) if st is not None else "pending"
+
+
+def _refs(store: Store) -> dict[str, dict[str, dict[str, Any]]]:
+    return {t: {r.key: r.value for r in store.scan(t)} for t in ("images", "pools", "networks")}
+
+
+def check_spec(req: ApiRequest, spec: dict[str, Any]) -> None:
+    refs = _refs(req.store)
+    problems = check_references(
+        spec, images=refs["images"], pools=refs["pools"], networks=refs["networks"]
+    )
+    problems += check_fits(spec, {r.key: r.value for r in req.store.scan("nodes")})
+    if problems:
+        first = problems[0]
+        code = "does_not_fit" if first["path"] in ("/vcpus", "/memory_mib") else "unknown_reference"
+        raise ValidationFailed(f"{first['path']}: {first['problem']}", code=code, errors=problems)
+
+
+@routes.get(
+    "/vms",
+    role=Role.VIEWER,
+    summary="List VMs",
+    query={
+        **LIST_QUERY,
+        "state": {"type": "string", "enum": VM_STATES},
+        "node": {"type": "string", "description": "placed on this node"},
+    },
+    response=list_schema(VM),
+)
+async def list_vms(req: ApiRequest) -> Reply:
+    await maybe_barrier(req)
+    state, node = req.query.get("state"), req.query.get("node")
+
+    def keep(r: Record) -> bool:
+        return (state is None or observed_state(req.store, r.key) == state) and (
+            node is None or r.value.get("placement") == node
+        )
+
+    return page(req, req.store.scan("vms"), keep=keep, transform=with_status(req.store))
+
+
+@routes.post(
+    "/vms", role=Role.OPERATOR, summary="Create a VM", body=VM_CREATE, response=VM, status=201
+)
+async def create_vm(req: ApiRequest) -> Reply:
+    """Checks that the name is free, referenced images/pools/networks exist and
+    some host is big enough; commits the VM (and its volumes). The scheduler
+    places it; with ``desired: running`` it starts once placed."""
+    spec = req.body
+    name = spec["name"]
+    if req.store.get("meta", name_key(name)) is not None:
+        raise AlreadyExists(f"a VM named {name!r} already exists", field="name")
+    check_spec(req, spec)
+    vm_id = secrets.token_hex(6)
+    pools = sorted(r.key for r in req.store.scan("pools"))
+    vm, volumes = build_vm(spec, vm_id, time.time(), pools[0] if pools else None)
+    ops = [
+        put("meta", name_key(name), {"vm": vm_id}, expect="absent"),
+        put("vms", vm_id, vm, expect="absent"),
+    ]
+    ops += [put("volumes", vid, v, expect="absent") for vid, v in volumes.items()]
+    try:
+        await req.commit(ops, event=("vm.created", "vms", vm_id, f"VM {name} created"))
+    except ConflictError:
+        raise AlreadyExists(f"a VM named {name!r} already exists", field="name") from None
+    return one(get_or_404(req, "vms", vm_id, "VM"), with_status(req.store), status=201)
+
+
+@routes.get(
+    "/vms/{vm_id}",
+    role=Role.VIEWER,
+    summary="Get a VM (spec and observed status)",
+    query=GET_QUERY,
+    response=VM,
+)
+async def get_vm(req: ApiRequest) -> Reply:
+    await maybe_barrier(req)
+    return one(get_or_404(req, "vms", req.params["vm_id"], "VM"), with_status(req.store))
+
+
+@routes.patch(
+    "/vms/{vm_id}",
+    role=Role.OPERATOR,
+    summary="Edit a VM (applies at next boot)",
+    body=VM_PATCH,
+    response=VM,
+)
+async def update_vm(req: ApiRequest) -> Reply:
+    """Send ``If-Match: "<version>"`` from a GET to refuse overwriting someone
+    else's change (412)."""
+    vm_id = req.params["vm_id"]
+    check_spec(req, req.body)
+    rec = await update_record(
+        req,
+        "vms",
+        vm_id,
+        "VM",
+        lambda v: {**v, **req.body},
+        event=("vm.updated", "vms", vm_id, f"VM {vm_id} edited"),
+    )
+    return one(rec, with_status(req.store))
+
+
+@routes.delete(
+    "/vms/{vm_id}", role=Role.OPERATOR, summary="Delete a VM", query=DELETE_QUERY, status=204
+)
+async def delete_vm(req: ApiRequest) -> None:
+    """Refused while it runs unless ``force=true``. The hosting peer destroys the
+    domain when the record is gone; its volumes go too unless ``keep_volumes``."""
+    vm_id = req.params["vm_id"]
+    rec = get_or_404(req, "vms", vm_id, "VM")
+    expect = req.check_if_match(rec.version)
+    state = observed_state(req.store, vm_id)
+    if state in ("running", "paused", "migrating") and not req.query.get("force"):
+        raise ConflictError(
+            f"VM {rec.value.get('name')} is {state}; stop it or use force=true", code="vm_running"
+        )
+    ops = [delete("vms", vm_id, expect=expect), delete("meta", name_key(str(rec.value["name"])))]
+    if not req.query.get("keep_volumes"):
+        ops += [
+            delete("volumes", v.key)
+            for v in req.store.scan("volumes")
+            if v.value.get("vm") == vm_id
+        ]
+    else:
+        ops += [
+            put("volumes", v.key, dict(v.value, vm=None), expect=v.version)
+            for v in req.store.scan("volumes")
+            if v.value.get("vm") == vm_id
+        ]
+    await req.commit(ops, event=("vm.deleted", "vms", vm_id, f"VM {rec.value.get('name')} deleted"))

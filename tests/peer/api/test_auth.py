@@ -1,0 +1,182 @@
+"""Authentication and roles as users rely on them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from peer.api.app import all_routes, build_app
+from peer.auth.roles import Role
+from peer.auth.users import ensure_initial_admin
+from tests.peer.api.conftest import add_token, add_user, bearer, make_ctx
+
+PASSWORD = "pw-" + "x" * 10
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"{\w+}", "x", path)
+
+
+async def test_every_route_needs_credentials_and_enough_role(client, tokens):
+    routes = all_routes()
+    assert len(routes) > 40
+    for r in routes:
+        path = concrete(r.path)
+        if r.role is None:
+            continue
+        resp = await client.request(r.method, path, json={} if r.mutating else None)
+        assert resp.status == 401, f"{r.method} {r.path} answered {resp.status} without credentials"
+        assert (await resp.json())["code"] == "unauthenticated"
+        if r.role > Role.VIEWER:
+            low = Role(r.role - 1).label
+            resp = await client.request(
+                r.method, path, json={} if r.mutating else None, headers=bearer(tokens[low])
+            )
+            assert resp.status == 403, f"{r.method} {r.path} let a {low} in ({resp.status})"
+    open_routes = sorted(r.path for r in routes if r.role is None)
+    assert open_routes == ["/api/v1/auth/login", "/api/v1/health"]
+
+
+async def test_initial_admin_is_created_exactly_once(store, client):
+    password = await ensure_initial_admin(store)
+    assert password and len(password) >= 16
+    assert await ensure_initial_admin(store) is None
+    rec = store.get("users", "admin")
+    assert password not in str(rec.value) and rec.value["password_hash"].startswith("scrypt$")
+    r = await client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
+    assert r.status == 200
+
+
+async def login(client, user="alice", password=PASSWORD):
+    r = await client.post("/api/v1/auth/login", json={"username": user, "password": password})
+    return r
+
+
+async def test_login_sets_a_strict_cookie_and_csrf_is_enforced(store, client):
+    await add_user(store, "alice", Role.OPERATOR)
+    r = await login(client)
+    assert r.status == 200
+    body = await r.json()
+    cookie = r.cookies["qx_session"]
+    assert cookie["httponly"] and cookie["secure"] and cookie["samesite"] == "Strict"
+    assert "password_hash" not in str(body)
+    # The session id is not what the store keeps.
+    assert store.get("sessions", cookie.value) is None and store.count("sessions") == 1
+    jar = {"Cookie": f"qx_session={cookie.value}"}
+    r = await client.get("/api/v1/auth/whoami", headers=jar)
+    assert (await r.json())["via"] == "session"
+    net = {"name": "lan", "bridge": "br0"}
+    r = await client.post("/api/v1/pools", json={"name": "p", "path": "/srv/p"}, headers=jar)
+    assert r.status == 403 and (await r.json())["code"] == "csrf_failed"
+    r = await client.post(
+        "/api/v1/pools",
+        json={"name": "p", "path": "/srv/p"},
+        headers={**jar, "X-CSRF-Token": "wrong"},
+    )
+    assert r.status == 403
+    r = await client.post(
+        "/api/v1/pools",
+        json={"name": "p", "path": "/srv/p"},
+        headers={**jar, "X-CSRF-Token": body["csrf_token"]},
+    )
+    assert r.status == 201, await r.text()
+    del net
+    # Logout ends the session everywhere.
+    r = await client.post(
+        "/api/v1/auth/logout", headers={**jar, "X-CSRF-Token": body["csrf_token"]}
+    )
+    assert r.status == 204
+    assert (await client.get("/api/v1/auth/whoami", headers=jar)).status == 401
+
+
+async def test_five_failures_lock_the_account_on_every_peer(
+    store, client, tmp_path, aiohttp_client
+):
+    await add_user(store, "bob", Role.VIEWER)
+    for _ in range(4):
+        r = await login(client, "bob", "wrong-password")
+        assert r.status == 401 and (await r.json())["code"] == "invalid_credentials"
+    r = await login(client, "bob", "wrong-password")
+    assert r.status == 423
+    # Another peer (same replicated state) refuses even the right password.
+    other = await aiohttp_client(build_app(make_ctx(store, tmp_path, "n2")))
+    r = await login(other, "bob", PASSWORD)
+    assert r.status == 423 and (await r.json())["code"] == "account_locked"
+    # The audit trail has the failures, without the password.
+    audit = [a.value for a in store.scan("audit")]
+    assert sum(a["result"] == "invalid_credentials" for a in audit) == 5
+    assert sum(a["result"] == "account_locked" for a in audit) == 1
+    assert "wrong-password" not in str(audit)
+
+
+async def test_unknown_user_and_wrong_password_look_alike(store, client):
+    await add_user(store, "carol", Role.VIEWER)
+    a = await (await login(client, "nobody", "x")).json()
+    b = await (await login(client, "carol", "x")).json()
+    assert a == b
+
+
+async def test_revoked_token_stops_working_on_another_peer(store, client, tmp_path, aiohttp_client):
+    await add_user(store, "dave", Role.OPERATOR)
+    admin = await add_token(store, "dave", Role.OPERATOR)
+    r = await client.post(
+        "/api/v1/tokens", json={"name": "ci", "role": "viewer"}, headers=bearer(admin)
+    )
+    assert r.status == 201
+    created = await r.json()
+    tok = created["token"]
+    assert "hash" not in created and store.get("tokens", created["id"]).value["hash"] not in tok
+    other = await aiohttp_client(build_app(make_ctx(store, tmp_path, "n2")))
+    assert (await other.get("/api/v1/vms", headers=bearer(tok))).status == 200
+    # A viewer token cannot do operator things, even though dave can.
+    r = await other.post("/api/v1/vms/x/start", headers=bearer(tok))
+    assert r.status == 403
+    r = await client.delete(f"/api/v1/tokens/{created['id']}", headers=bearer(admin))
+    assert r.status == 204
+    r = await other.get("/api/v1/vms", headers=bearer(tok))
+    assert r.status == 401 and (await r.json())["code"] == "invalid_token"
+
+
+async def test_token_role_cannot_exceed_the_creators(store, client, tokens):
+    r = await client.post(
+        "/api/v1/tokens", json={"name": "x", "role": "admin"}, headers=bearer(tokens["operator"])
+    )
+    assert r.status == 403 and (await r.json())["code"] == "role_too_high"
+
+
+async def test_expired_token_is_refused(store, client):
+    await add_user(store, "erin", Role.VIEWER)
+    tok = await add_token(store, "erin", Role.VIEWER, ttl=-1)
+    r = await client.get("/api/v1/vms", headers=bearer(tok))
+    assert r.status == 401
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer nope", "Bearer qx_abc_def"])
+async def test_garbage_credentials_are_401_not_500(client, header):
+    r = await client.get("/api/v1/vms", headers={"Authorization": header})
+    assert r.status == 401
+
+
+async def test_admin_manages_users_and_last_admin_is_kept(store, client, tokens):
+    h = bearer(tokens["admin"])
+    r = await client.post(
+        "/api/v1/users", json={"name": "frank", "role": "viewer", "password": "short"}, headers=h
+    )
+    assert r.status == 422
+    r = await client.post(
+        "/api/v1/users",
+        json={"name": "frank", "role": "viewer", "password": "long-enough-pw"},
+        headers=h,
+    )
+    assert r.status == 201 and "password_hash" not in await r.text()
+    r = await client.post(
+        "/api/v1/users",
+        json={"name": "frank", "role": "viewer", "password": "long-enough-pw"},
+        headers=h,
+    )
+    assert r.status == 409 and (await r.json())["code"] == "already_exists"
+    r = await client.delete("/api/v1/users/admin", headers=h)
+    assert r.status == 409 and (await r.json())["code"] == "last_admin"
+    r = await client.get("/api/v1/users", headers=h)
+    assert all("password_hash" not in u for u in (await r.json())["items"])
