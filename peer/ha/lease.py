@@ -1,0 +1,144 @@
+"""Every peer's lease: renewed through Raft each heartbeat; self-fencing when it
+cannot be.
+
+``leases/<node_id>`` = ``{"renewed_at": <time.time() at proposal>, "fenced": bool}``;
+the store stamps the command with the same clock an instant later, so
+``renewed_at`` is the committed command's time. If no renewal commits for
+``fence_after`` seconds (local monotonic clock, counted from when the last
+successful renewal was *sent*), the peer fences itself: it stops feeding the
+hardware watchdog, then calls ``on_fence`` (the daemon stops its HA guests).
+The first renewal that commits afterwards calls ``on_unfence``; until then the
+lease says ``fenced: true`` and the scheduler places nothing on this host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from peer.ha.fencing import should_self_fence
+from peer.ha.watchdog import Watchdog
+from raft.errors import StoreError
+from raft.store import Store, put
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[], Awaitable[None] | None]
+
+
+async def _call(cb: Callback | None, what: str) -> None:
+    if cb is None:
+        return
+    try:
+        res = cb()
+        if inspect.isawaitable(res):
+            await res
+    except Exception:
+        # The fence must not be undone by a failing callback; the watchdog (on a
+        # real host) is already stopped. Say so loudly.
+        log.exception("%s callback failed", what)
+
+
+def lease_value(renewed_at: float, fenced: bool = False) -> dict[str, object]:
+    return {"renewed_at": renewed_at, "fenced": fenced}
+
+
+class LeaseRenewer:
+    """Run ``run()`` on every peer from start-up. ``tick()`` is one renewal
+    attempt plus the fence check (tests drive it with fake clocks)."""
+
+    def __init__(
+        self,
+        store: Store,
+        node_id: str,
+        *,
+        heartbeat: float,
+        fence_after: float,
+        on_fence: Callback,
+        on_unfence: Callback | None = None,
+        watchdog: Watchdog | None = None,
+        wall: Callable[[], float] = time.time,
+        mono: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if heartbeat <= 0 or fence_after <= heartbeat:
+            raise ValueError("need 0 < heartbeat < fence_after")
+        self.store = store
+        self.node_id = node_id
+        self.heartbeat = heartbeat
+        self.fence_after = fence_after
+        self.on_fence = on_fence
+        self.on_unfence = on_unfence
+        self.watchdog = watchdog or Watchdog(False)
+        self.wall = wall
+        self.mono = mono
+        # Start-up counts as a renewal: a peer that never reaches the cluster fences
+        # fence_after after starting (it should not have started guests anyway).
+        self.last_ok = mono()
+        self.fenced = False
+        self.renewed = asyncio.Event()  # set by the first renewal that commits
+        self._stop = asyncio.Event()
+
+    @property
+    def deadline(self) -> float:
+        """Local monotonic time at which this peer fences unless a renewal commits."""
+        return self.last_ok + self.fence_after
+
+    async def tick(self) -> bool:
+        """One renewal attempt, bounded so the fence is never late; True if committed."""
+        sent = self.mono()
+        if not self.fenced and should_self_fence(sent, self.last_ok, self.fence_after):
+            # Woken too late (a stalled loop, a suspended process): the leader may
+            # already count us fenced, so fence before trying anything else.
+            await self.fence()
+        budget = self.heartbeat
+        if not self.fenced:
+            budget = max(0.01, min(self.heartbeat, self.deadline - sent))
+        ok = await self._renew(budget)
+        if ok:
+            self.last_ok = sent
+            self.watchdog.feed()
+            self.renewed.set()
+            if self.fenced:
+                self.fenced = False
+                log.warning("lease renewed again after fencing; resuming")
+                await _call(self.on_unfence, "unfence")
+        elif not self.fenced and should_self_fence(self.mono(), self.last_ok, self.fence_after):
+            await self.fence()
+        return ok
+
+    async def fence(self) -> None:
+        self.fenced = True
+        log.critical(
+            "no lease renewal committed for %.1f s (fence_after %.1f s): fencing this host",
+            self.mono() - self.last_ok,
+            self.fence_after,
+        )
+        self.watchdog.stop()
+        await _call(self.on_fence, "fence")
+
+    async def _renew(self, budget: float) -> bool:
+        op = put("leases", self.node_id, lease_value(self.wall(), self.fenced))
+        try:
+            await asyncio.wait_for(self.store.commit([op], timeout=budget), budget)
+            return True
+        except (StoreError, TimeoutError) as e:
+            log.debug("lease renewal failed: %s", e)
+            return False
+
+    async def run(self) -> None:
+        """Renew every ``heartbeat`` until ``stop()``; never sleeps past the deadline."""
+        while not self._stop.is_set():
+            started = self.mono()
+            await self.tick()
+            wake = started + self.heartbeat
+            if not self.fenced:
+                wake = min(wake, self.deadline)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), max(0.0, wake - self.mono()))
+
+    def stop(self) -> None:
+        self._stop.set()
