@@ -186,6 +186,10 @@ class StateMachine:
         except InvalidCommand as e:
             return {"ok": False, "revision": self.revision, "invalid": e.message}, []
         self.last_ts = max(self.last_ts, float(cmd["ts"]))
+        if not cmd["ops"]:
+            # A barrier (linearizable read): it changes nothing, so it neither bumps
+            # the revision nor takes a slot in the op-id cache.
+            return {"ok": True, "revision": self.revision, "versions": []}, []
         conflict = self._check(cmd["ops"])
         if conflict is not None:
             result: dict[str, Any] = {"ok": False, "revision": self.revision, "conflict": conflict}

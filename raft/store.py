@@ -16,6 +16,7 @@ commit order without polling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -202,18 +203,29 @@ class Store(ABC):
             result, changes = self.sm.apply(cmd)
             for c in changes:
                 self._history.append(c)
-                for w in self._watches:
+                for w in list(self._watches):
                     if w.matches(c):
-                        w.loop.call_soon_threadsafe(w._deliver, c)
+                        self._post_change(w, c)
             self._wake_revision_waiters()
         return result
+
+    def _post_change(self, w: Watch, c: Change) -> None:
+        # Runs on the replication thread: a watcher whose loop has closed is
+        # dropped rather than allowed to break the apply.
+        try:
+            w.loop.call_soon_threadsafe(w._deliver, c)
+        except RuntimeError:
+            w.closed = True
+            if w in self._watches:
+                self._watches.remove(w)
 
     def _wake_revision_waiters(self) -> None:
         rev = self.sm.revision
         keep = []
         for r, loop, fut in self._rev_waiters:
             if r <= rev:
-                loop.call_soon_threadsafe(_set_done, fut)
+                with contextlib.suppress(RuntimeError):  # its loop is gone
+                    loop.call_soon_threadsafe(_set_done, fut)
             else:
                 keep.append((r, loop, fut))
         self._rev_waiters = keep

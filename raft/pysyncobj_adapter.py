@@ -1,0 +1,516 @@
+"""The one module that imports pysyncobj: it runs one Raft member and turns
+pysyncobj's callbacks, failure codes and files into ours.
+
+What it changes from pysyncobj's defaults, and why:
+
+* **Journal.** pysyncobj builds its log with ``createJournal(conf.journalFile)``;
+  a small hook lets ``conf.journalFile`` be a ready-made
+  ``raft.durable.DurableJournal`` (checksummed, fsynced). The transport
+  fsyncs that journal before it sends an acknowledgement (``next_node_idx``)
+  or a vote, and the tick loop fsyncs it before every commit computation, so
+  no entry is counted towards a majority before it is on disk. Appends
+  between two syncs share one fdatasync (group commit).
+* **Snapshots.** ``serializer``/``deserializer`` write our own format
+  (msgpack + CRC, ``raft.durable``), not a pickle of the object; the same
+  file is what a lagging member receives.
+* **Latency.** ``appendEntriesUseBatch=False`` sends append-entries as soon as
+  a command is in the log and wakes the tick thread through a pipe when a
+  command is queued, instead of waiting for the 50 ms poll and the 100 ms
+  batch timer. Our own tick loop (``autoTick=False``) batches the commands
+  queued since the last tick into one log entry (a msgpack array), so a
+  pipelined burst costs one entry, one fsync and one message per follower.
+* **Security.** ``password`` (the cluster secret) encrypts and authenticates
+  every message before pysyncobj unpickles it; the server binds to the
+  node's own address, never 0.0.0.0. Our commands travel as msgpack bytes:
+  the pickled payload is ``(method id, (bytes,))``. Membership changes carry
+  plain address strings, not pickled node objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pysyncobj.pickle as _pickle
+import pysyncobj.syncobj as _syncobj_module
+from pysyncobj import SyncObj, SyncObjConf, replicated
+from pysyncobj.config import FAIL_REASON
+from pysyncobj.node import TCPNode
+from pysyncobj.poller import POLL_EVENT_TYPE
+from pysyncobj.syncobj import _COMMAND_TYPE, SyncObjException
+from pysyncobj.transport import TCPTransport
+
+from raft.durable import DurableJournal, fsync_dir, read_snapshot, write_snapshot
+from raft.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+# pysyncobj's failure codes under the names the store uses.
+FAILURES = {
+    FAIL_REASON.QUEUE_FULL: "queue_full",
+    FAIL_REASON.MISSING_LEADER: "no_leader",
+    FAIL_REASON.DISCARDED: "discarded",
+    FAIL_REASON.NOT_LEADER: "not_leader",
+    FAIL_REASON.LEADER_CHANGED: "leader_changed",
+    FAIL_REASON.REQUEST_DENIED: "denied",
+    FAIL_REASON.UNKNOWN_OUTCOME: "unknown_outcome",
+}
+_ROLES = {0: "follower", 1: "candidate", 2: "leader"}
+
+_create_journal = _syncobj_module.createJournal
+
+
+def _journal_hook(journal_file: Any) -> Any:
+    if isinstance(journal_file, DurableJournal):
+        return journal_file
+    return _create_journal(journal_file)
+
+
+_syncobj_module.createJournal = _journal_hook
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timing and size settings (docs/raft.md explains each choice)."""
+
+    # Longest the tick thread sleeps when nothing happens. Commands and
+    # messages wake it at once, so this only paces timers.
+    tick: float = 0.05
+    # Leader heartbeat (pysyncobj appendEntriesPeriod).
+    heartbeat: float = 0.1
+    # A follower that hears no leader for a random time in this range starts
+    # an election.
+    election_min: float = 0.5
+    election_max: float = 1.0
+    # A connection with no traffic for this long is dropped; a dropped one is
+    # retried after connection_retry.
+    connection_timeout: float = 3.0
+    connection_retry: float = 0.25
+    # A leader that hears from no majority for this long steps down.
+    leader_fallback: float = 2.0
+    # Snapshot and cut the log after this many entries, this long, or this many bytes.
+    compaction_entries: int = 5000
+    compaction_seconds: float = 300.0
+    compaction_bytes: int = 64 * 1024 * 1024
+    # Largest log entry the batcher builds from queued commands.
+    batch_bytes: int = 256 * 1024
+    # fsync the journal (turn off only to measure what durability costs).
+    fsync: bool = True
+
+
+class _Wakeup:
+    """A pipe the tick thread polls; writing to it ends the poll at once."""
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._r, False)
+        os.set_blocking(self._w, False)
+
+    def attach(self, poller: Any) -> None:
+        poller.subscribe(self._r, self._drain, POLL_EVENT_TYPE.READ)
+
+    def notify(self) -> None:
+        # A full pipe already wakes the poll.
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._w, b"!")
+
+    def _drain(self, fd: int, event: int) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while os.read(self._r, 4096):
+                pass
+
+    def close(self) -> None:
+        for fd in (self._r, self._w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class _Transport(TCPTransport):  # type: ignore[misc]
+    """TCP transport that makes the journal durable before acknowledging."""
+
+    def send(self, node: Any, message: Any) -> Any:
+        if isinstance(message, dict) and message.get("type") in ("next_node_idx", "response_vote"):
+            self._syncObj._qx_journal.sync()
+        return super().send(node, message)
+
+
+class _SyncObj(SyncObj):  # type: ignore[misc]
+    def __init__(
+        self,
+        self_node: str | None,
+        partners: list[str],
+        conf: Any,
+        journal: DurableJournal,
+        on_entry: Callable[[int, bytes], None],
+    ) -> None:
+        self._qx_journal = journal
+        self._qx_on_entry = on_entry
+        super().__init__(self_node, partners, conf, transportClass=_Transport)
+
+    @replicated  # type: ignore[misc]
+    def _qx_apply(self, data: bytes) -> None:
+        # pysyncobj applies entries in order and bumps raftLastApplied after each.
+        self._qx_on_entry(self.raftLastApplied + 1, data)
+
+
+Token = Any
+EntryHook = Callable[[int, bytes], None]
+FailHook = Callable[[list[Token], str], None]
+
+
+class Replicator:
+    """One Raft member (voter or read-only replica) with its own tick thread.
+
+    ``submit`` queues one msgpack-packed command; the tick thread packs what is
+    queued into one log entry (a msgpack array of commands). ``on_entry(index,
+    data)`` is called on the tick thread for every committed entry, in order;
+    ``on_failed(tokens, reason)`` when pysyncobj reports that an entry's fate
+    is not success. ``snapshot_state()`` returns the state machine as plain
+    data; ``restore_state(state, index)`` replaces it.
+    """
+
+    def __init__(
+        self,
+        *,
+        self_addr: str,
+        partners: list[str],
+        voter: bool,
+        secret: str,
+        data_dir: Path,
+        bind_addr: str | None,
+        tuning: Tuning,
+        on_entry: EntryHook,
+        on_failed: FailHook,
+        snapshot_state: Callable[[], dict[str, Any]],
+        restore_state: Callable[[dict[str, Any], int], None],
+    ) -> None:
+        self.self_addr = self_addr
+        self.partners = [p for p in partners if p != self_addr]
+        self.voter = voter
+        self.bind_addr = bind_addr or self_addr
+        self.tuning = tuning
+        self.data_dir = data_dir
+        self.journal_path = data_dir / "raft.journal"
+        self.meta_path = data_dir / "raft.meta"
+        self.snapshot_path = data_dir / "raft.snapshot"
+        self._secret = secret
+        self._on_entry = on_entry
+        self._on_failed = on_failed
+        self._snapshot_state = snapshot_state
+        self._restore_state = restore_state
+        self._so: Any = None
+        self._journal: DurableJournal | None = None
+        self._cached_snapshot: dict[str, Any] | None = None
+        self._pending: list[tuple[bytes, Token]] = []
+        self._pending_lock = threading.Lock()
+        self._wakeup = _Wakeup()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._ready = threading.Event()
+        self._raft_state = 0
+        self._lock_fd = -1
+        self.snapshots_written = 0
+        self.last_snapshot_s = 0.0
+        self.switched = threading.Event()  # set when a replica became a voter
+
+    # -- lifecycle (blocking; the store calls these in a worker thread) -----
+    def open(self, ready_timeout: float = 30.0) -> None:
+        """Load the disk state, bind, start the tick thread and return once the
+        locally committed log has been applied."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_dir()
+        try:
+            for stale in ("raft.snapshot.tmp", "raft.snapshot.1.tmp", "raft.journal.tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.data_dir / stale).unlink()
+            if self.snapshot_path.exists():
+                # Checked here because pysyncobj swallows errors from the deserializer.
+                self._cached_snapshot = read_snapshot(self.snapshot_path)
+            self._open_syncobj()
+        except BaseException:
+            self._unlock_data_dir()
+            raise
+        self._thread = threading.Thread(target=self._run, name="raft-tick", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(ready_timeout):
+            raise StoreError("the raft tick thread did not finish loading the local state")
+
+    def _open_syncobj(self) -> None:
+        journal = DurableJournal(self.journal_path, self.meta_path, fsync=self.tuning.fsync)
+        t = self.tuning
+        conf = SyncObjConf(
+            password=self._secret,
+            autoTick=False,
+            appendEntriesUseBatch=False,
+            appendEntriesPeriod=t.heartbeat,
+            raftMinTimeout=t.election_min,
+            raftMaxTimeout=t.election_max,
+            connectionTimeout=t.connection_timeout,
+            connectionRetryTime=t.connection_retry,
+            leaderFallbackTimeout=t.leader_fallback,
+            commandsWaitLeader=True,
+            dynamicMembershipChange=True,
+            bindAddress=self.bind_addr,
+            journalFile=journal,
+            fullDumpFile=str(self.snapshot_path),
+            serializer=self._serialize,
+            deserializer=self._deserialize,
+            logCompactionMinEntries=t.compaction_entries,
+            logCompactionMinTime=t.compaction_seconds,
+            # Never split an entry: pysyncobj's chunked path for large entries is fragile.
+            appendEntriesBatchSizeBytes=4 * 1024 * 1024,
+            logCompactionBatchSize=1024 * 1024,
+            sendBufferSize=1024 * 1024,
+            recvBufferSize=1024 * 1024,
+            maxBindRetries=1,
+            useFork=False,
+            onStateChanged=self._on_state_changed,
+        )
+        try:
+            so = _SyncObj(
+                self.self_addr if self.voter else None,
+                list(self.partners),
+                conf,
+                journal,
+                self._on_entry,
+            )
+        except SyncObjException as e:
+            journal.close()
+            raise StoreError(
+                f"cannot listen for raft on {self.bind_addr}: the address is in use or not "
+                f"on this host ({e.errorCode})",
+                address=self.bind_addr,
+            ) from None
+        except BaseException:
+            journal.close()
+            raise
+        self._journal = journal
+        self._wakeup.attach(so._poller)
+        so.addOnTickCallback(journal.sync)  # before the poll: overlaps with followers' fsyncs
+        self._so = so
+
+    def close(self) -> None:
+        self._stopping = True
+        self._wakeup.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(10.0)
+        if self._so is not None and (self._thread is None or not self._thread.is_alive()):
+            self._destroy_syncobj()
+        self._wakeup.close()
+        self._unlock_data_dir()
+
+    def _destroy_syncobj(self) -> None:
+        so, self._so = self._so, None
+        if so is not None:
+            with contextlib.suppress(Exception):
+                so.destroy()  # closes sockets and the journal (syncs it, saves meta)
+
+    def _lock_data_dir(self) -> None:
+        fd = os.open(self.data_dir / "raft.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(
+                f"raft data directory {self.data_dir} is in use by another process"
+            ) from None
+        self._lock_fd = fd
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    # -- the tick thread -------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping:
+            try:
+                so = self._so
+                if so is None:
+                    time.sleep(self.tuning.tick)
+                    continue
+                self._drain()
+                assert self._journal is not None
+                self._journal.sync()  # before the commit computation in doTick
+                so.doTick(self.tuning.tick)
+                self._ready.set()
+                self._after_tick(so)
+            except Exception:
+                log.exception("raft tick failed; retrying")
+                time.sleep(self.tuning.tick)
+        self._destroy_syncobj()
+
+    def _drain(self) -> None:
+        with self._pending_lock:
+            if not self._pending:
+                return
+            items, self._pending = self._pending, []
+        limit = self.tuning.batch_bytes
+        start = 0
+        while start < len(items):
+            size, end = 0, start
+            while end < len(items) and (end == start or size + len(items[end][0]) <= limit):
+                size += len(items[end][0])
+                end += 1
+            chunk = items[start:end]
+            data = msgpack.Packer().pack_array_header(len(chunk)) + b"".join(p for p, _ in chunk)
+            tokens = [t for _, t in chunk]
+            self._so._qx_apply(data, callback=partial(self._entry_done, tokens))
+            start = end
+
+    def _entry_done(self, tokens: list[Token], result: Any, err: int) -> None:
+        if err != FAIL_REASON.SUCCESS:
+            self._on_failed(tokens, FAILURES.get(err, f"failure {err}"))
+
+    def _after_tick(self, so: Any) -> None:
+        journal = self._journal
+        if journal is not None and journal.size_bytes > self.tuning.compaction_bytes:
+            so.forceLogCompaction()
+        if (
+            not self.voter
+            and any(n.id == self.self_addr for n in so.otherNodes)
+            and so.raftLastApplied >= so.raftCommitIndex
+        ):
+            self._become_voter(so)
+
+    def _become_voter(self, so: Any) -> None:
+        """This replica's address was added as a voter: restart as one on the same files."""
+        partners = sorted(n.id for n in so.otherNodes if n.id != self.self_addr)
+        log.info("raft: %s was added as a voter; restarting as one", self.self_addr)
+        self._destroy_syncobj()
+        self.voter = True
+        self.partners = partners
+        while not self._stopping:
+            try:
+                self._open_syncobj()
+                break
+            except StoreError as e:
+                log.error("raft: cannot start as a voter yet: %s", e.message)
+                time.sleep(1.0)
+        self.switched.set()
+
+    def _on_state_changed(self, old: int, new: int) -> None:
+        self._raft_state = new
+
+    # -- snapshots (tick thread) ----------------------------------------------
+    def _serialize(self, tmp_file: str, data: Any) -> None:
+        last, prev, cluster = data
+        t0 = time.monotonic()
+        body = self._snapshot_state()
+        body["last"] = [bytes(last[0]), int(last[1]), int(last[2])]
+        body["prev"] = [bytes(prev[0]), int(prev[1]), int(prev[2])]
+        body["cluster"] = sorted(n.id for n in cluster if n is not None)
+        write_snapshot(Path(tmp_file), body)
+        self.snapshots_written += 1
+        self.last_snapshot_s = time.monotonic() - t0
+
+    def _deserialize(self, file_name: str) -> tuple[Any, Any, list[Any]]:
+        snap = self._cached_snapshot
+        self._cached_snapshot = None
+        if snap is None:
+            # A snapshot just received from the leader: make it durable before
+            # pysyncobj clears the journal it replaces.
+            path = Path(file_name)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            fsync_dir(path.parent)
+            try:
+                snap = read_snapshot(path)
+            except StoreError as e:
+                log.error("raft: %s", e.message)
+                raise
+        last = (bytes(snap["last"][0]), int(snap["last"][1]), int(snap["last"][2]))
+        prev = (bytes(snap["prev"][0]), int(snap["prev"][1]), int(snap["prev"][2]))
+        self._restore_state(snap["state"], last[1])
+        return last, prev, [TCPNode(a) for a in snap.get("cluster", [])]
+
+    # -- called from other threads ---------------------------------------------
+    def submit(self, payload: bytes, token: Token) -> None:
+        with self._pending_lock:
+            first = not self._pending
+            self._pending.append((payload, token))
+        if first:
+            self._wakeup.notify()
+
+    def change_membership(self, kind: str, addr: str, done: Callable[[str | None], None]) -> None:
+        """Ask the leader to add (``"add"``) or remove (``"remove"``) voter ``addr``."""
+        so = self._require()
+        request = ["add" if kind == "add" else "rem", addr, addr]
+
+        def callback(result: Any, err: int) -> None:
+            done(None if err == FAIL_REASON.SUCCESS else FAILURES.get(err, f"failure {err}"))
+
+        so._applyCommand(_pickle.dumps(request), callback, _COMMAND_TYPE.MEMBERSHIP)
+
+    def transfer_leadership(self, done: Callable[[str | None], None]) -> None:
+        so = self._require()
+
+        def callback(result: Any, err: int) -> None:
+            done(None if err == FAIL_REASON.SUCCESS else FAILURES.get(err, f"failure {err}"))
+
+        so.transferLeadership(None, callback)
+
+    def force_compaction(self) -> None:
+        self._require().forceLogCompaction()
+        self._wakeup.notify()
+
+    def _require(self) -> Any:
+        so = self._so
+        if so is None:
+            raise StoreError("the raft store is not running")
+        return so
+
+    def voters(self) -> list[str]:
+        so = self._so
+        if so is None:
+            return []
+        found = {n.id for n in so.otherNodes}
+        if self.voter:
+            found.add(self.self_addr)
+        return sorted(found)
+
+    def leader(self) -> str | None:
+        so = self._so
+        if so is None:
+            return None
+        node = so._getLeader()
+        return None if node is None else str(node.id)
+
+    def status(self) -> dict[str, Any]:
+        so = self._so
+        journal = self._journal
+        if so is None:
+            return {"role": "stopped", "leader": None, "voters": [], "has_quorum": False}
+        others = so.otherNodes
+        is_leader = so._isLeader()
+        role = "replica" if not self.voter else _ROLES.get(self._raft_state, "follower")
+        if is_leader:
+            role = "leader"
+        return {
+            "role": role,
+            "leader": self.leader(),
+            "term": so.raftCurrentTerm,
+            "commit_index": so.raftCommitIndex,
+            "last_applied": so.raftLastApplied,
+            "voters": self.voters(),
+            "connected": sorted(n.id for n in others if so.isNodeConnected(n)),
+            "replicas_connected": len(so.readonlyNodes) if is_leader else None,
+            "has_quorum": bool(so.hasQuorum),
+            "log_entries": len(journal) if journal is not None else 0,
+            "journal_bytes": journal.size_bytes if journal is not None else 0,
+            "snapshots_written": self.snapshots_written,
+            "last_snapshot_s": round(self.last_snapshot_s, 4),
+        }
