@@ -48,7 +48,13 @@ async def _run(args: argparse.Namespace) -> int:
     await d.async_start()
     _emit({"event": "started", "node_id": me.node_id, "address": d.address})
     last = ""
+    conflicts: set[str] = set()
     while not stop.is_set():
+        for sb in d.split_brains():
+            if sb.describe() not in conflicts:
+                conflicts.add(sb.describe())
+                _emit({"event": "split_brain", "cluster": sb.cluster_name,
+                       "instances": {k: list(v) for k, v in sb.instances.items()}})  # fmt: skip
         if args.decide:
             dec = d.decide(args.settle)
             text = f"{dec.action}:{dec.target.node_id if dec.target else ''}"

@@ -66,6 +66,8 @@ class Discovery:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._generation: dict[str, int] = {}
         self._lock = asyncio.Lock()
+        self._reported: set[str] = set()
+        self.table.subscribe(self._check_split_brain)
 
     # -- what callers read (thread-safe) -------------------------------------
 
@@ -262,6 +264,15 @@ class Discovery:
                     await self.async_set_address(addr)
                 except DiscoveryError as e:
                     log.warning("discovery: cannot move to %s: %s", addr, e.message)
+
+    def _check_split_brain(self, _event: str, _host: SeenHost) -> None:
+        # Loud, once per distinct conflict: two clusters with one name never merge
+        # by themselves and an operator has to act.
+        for sb in self.split_brains():
+            text = sb.describe()
+            if text not in self._reported:
+                self._reported.add(text)
+                log.error("discovery: %s", text)
 
     def _spawn(self, aw: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(aw)

@@ -290,9 +290,12 @@ class DurableJournal:
                     continue
                 length, crc = _REC.unpack_from(data, rec)
                 end = rec + _REC.size + length
-                if _IDX.size <= length <= MAX_RECORD and end <= len(data):
-                    if zlib.crc32(data[rec + _REC.size : end]) == crc:
-                        return rec, base + k
+                if (
+                    _IDX.size <= length <= MAX_RECORD
+                    and end <= len(data)
+                    and zlib.crc32(data[rec + _REC.size : end]) == crc
+                ):
+                    return rec, base + k
         return None
 
     # -- durability ----------------------------------------------------------
@@ -351,7 +354,7 @@ class DurableJournal:
     def clear(self) -> None:
         self._rewrite([])
 
-    def deleteEntriesFrom(self, entryFrom: int) -> None:  # noqa: N802 - pysyncobj's name
+    def deleteEntriesFrom(self, entryFrom: int) -> None:
         if entryFrom >= len(self._entries):
             return
         cut = self._offsets[entryFrom]
@@ -366,7 +369,7 @@ class DurableJournal:
         self._written = self._end = cut
         self._dirty = True  # the truncation is made durable by the next sync()
 
-    def deleteEntriesTo(self, entryTo: int) -> None:  # noqa: N802
+    def deleteEntriesTo(self, entryTo: int) -> None:
         self._rewrite(self._entries[entryTo:])
 
     def __getitem__(self, item: Any) -> Any:
@@ -378,28 +381,28 @@ class DurableJournal:
     def _destroy(self) -> None:
         self.close()
 
-    def setRaftCommitIndex(self, raftCommitIndex: int) -> None:  # noqa: N802, N803
+    def setRaftCommitIndex(self, raftCommitIndex: int) -> None:
         # Saved lazily (onOneSecondTimer): commit index is volatile in Raft; it only
         # lets a restarted node apply its log before it hears from a leader.
         self._meta["commit_index"] = raftCommitIndex
 
-    def getRaftCommitIndex(self) -> int:  # noqa: N802
+    def getRaftCommitIndex(self) -> int:
         return int(self._meta.get("commit_index", 1))
 
-    def setCurrentTerm(self, term: int, votedForNodeId: Any) -> None:  # noqa: N802, N803
+    def setCurrentTerm(self, term: int, votedForNodeId: Any) -> None:
         # Raft: term and vote are durable before any message that reflects them.
         self._meta["term"] = term
         self._meta["voted_for"] = None if votedForNodeId is None else str(votedForNodeId)
         self._save_meta()
 
-    def getCurrentTerm(self) -> int:  # noqa: N802
+    def getCurrentTerm(self) -> int:
         return int(self._meta.get("term", 0))
 
-    def getVotedForNodeId(self) -> str | None:  # noqa: N802
+    def getVotedForNodeId(self) -> str | None:
         v = self._meta.get("voted_for")
         return None if v is None else str(v)
 
-    def onOneSecondTimer(self) -> None:  # noqa: N802
+    def onOneSecondTimer(self) -> None:
         if self._meta.get("commit_index", 1) != self._meta_saved_commit:
             self._save_meta()
 

@@ -113,9 +113,7 @@ class RaftStore(Store):
                 "any host that reaches the raft port could run code on this one"
             )
         if len(secret) < MIN_SECRET_LEN:
-            raise SecretRequired(
-                f"the cluster secret must be at least {MIN_SECRET_LEN} characters"
-            )
+            raise SecretRequired(f"the cluster secret must be at least {MIN_SECRET_LEN} characters")
         parse_addr(self_addr)
         if bind_addr is not None:
             parse_addr(bind_addr, "raft bind address")
@@ -263,8 +261,7 @@ class RaftStore(Store):
             )
         if failure in _MAYBE_APPLIED:
             return UnknownOutcome(
-                f"the write may or may not have been applied (last attempt: {failure}); "
-                + retry,
+                f"the write may or may not have been applied (last attempt: {failure}); " + retry,
                 op_id=op_id,
             )
         return CommitTimeout(
@@ -422,9 +419,7 @@ class RaftStore(Store):
         self._repl.force_compaction()
 
 
-def _threadsafe_setter(
-    loop: asyncio.AbstractEventLoop, fut: asyncio.Future[str | None]
-) -> Any:
+def _threadsafe_setter(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[str | None]) -> Any:
     def done(reason: str | None) -> None:
         def set_it() -> None:
             if not fut.done():

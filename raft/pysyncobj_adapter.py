@@ -157,7 +157,7 @@ class _SyncObj(SyncObj):  # type: ignore[misc]
         self._qx_on_entry = on_entry
         super().__init__(self_node, partners, conf, transportClass=_Transport)
 
-    @replicated  # type: ignore[misc]
+    @replicated  # type: ignore[untyped-decorator]
     def _qx_apply(self, data: bytes) -> None:
         # pysyncobj applies entries in order and bumps raftLastApplied after each.
         self._qx_on_entry(self.raftLastApplied + 1, data)

@@ -31,15 +31,18 @@ from typing import Any
 
 from raft.errors import CorruptJournal, StoreError
 
-SECRET_ENV = "RAFT_SECRET"
+SECRET_ENV = "RAFT_SECRET"  # noqa: S105 - the name of a variable, not a secret
 
 
 # -- the node process ---------------------------------------------------------
 
 
 def _record(r: Any) -> Any:
-    return None if r is None else {"key": r.key, "version": r.version, "revision": r.revision,
-                                   "value": r.value}
+    return (
+        None
+        if r is None
+        else {"key": r.key, "version": r.version, "revision": r.revision, "value": r.value}
+    )
 
 
 def _percentile(sorted_ms: list[float], p: float) -> float:
@@ -56,8 +59,12 @@ def _vm_value(i: int, size: int) -> dict[str, Any]:
         "vcpus": 2,
         "memory_mib": 2048,
         "disks": [{"id": "d0", "pool": "local", "volume": f"vol-{i}", "size_gib": 20}],
-        "nics": [{"network": "default", "mac": f"52:54:00:{i >> 16 & 255:02x}:"
-                  f"{i >> 8 & 255:02x}:{i & 255:02x}"}],
+        "nics": [
+            {
+                "network": "default",
+                "mac": f"52:54:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+            }
+        ],
         "desired": "running",
         "placement": None,
         "ha": {"enabled": True, "priority": 100},
@@ -94,8 +101,15 @@ class NodeServer:
 
     async def op_put(self, req: dict[str, Any]) -> dict[str, Any]:
         res = await self.store.commit(
-            [{"op": "put", "table": req.get("table", "registers"), "key": req["key"],
-              "value": req.get("value", {}), "expect": req.get("expect")}],
+            [
+                {
+                    "op": "put",
+                    "table": req.get("table", "registers"),
+                    "key": req["key"],
+                    "value": req.get("value", {}),
+                    "expect": req.get("expect"),
+                }
+            ],
             op_id=req.get("op_id"),
             timeout=req.get("timeout", 5.0),
             raise_conflict=False,
@@ -115,8 +129,11 @@ class NodeServer:
         return {"keys": {r.key: r.version for r in recs}}
 
     async def op_hash(self, req: dict[str, Any]) -> dict[str, Any]:
-        return {"hash": self.store.state_hash(), "revision": self.store.revision,
-                "count": self.store.count(req.get("table", "registers"))}
+        return {
+            "hash": self.store.state_hash(),
+            "revision": self.store.revision,
+            "count": self.store.count(req.get("table", "registers")),
+        }
 
     async def op_barrier(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"revision": await self.store.barrier(req.get("timeout", 5.0))}
@@ -156,8 +173,12 @@ class NodeServer:
             await self.store.put("vms", f"{prefix}-{i:06d}", _vm_value(i, size))
             lat.append((time.perf_counter() - t0) * 1000)
         lat.sort()
-        return {"n": n, "p50_ms": _percentile(lat, 50), "p99_ms": _percentile(lat, 99),
-                "max_ms": round(lat[-1], 3)}
+        return {
+            "n": n,
+            "p50_ms": _percentile(lat, 50),
+            "p99_ms": _percentile(lat, 99),
+            "max_ms": round(lat[-1], 3),
+        }
 
     async def op_bulk(self, req: dict[str, Any]) -> dict[str, Any]:
         """``n`` writes with ``concurrency`` in flight; returns the rate."""
@@ -171,8 +192,7 @@ class NodeServer:
             while nxt < n:
                 i = nxt
                 nxt += 1
-                await self.store.put(table, f"{prefix}-{i:06d}", _vm_value(i, size),
-                                     timeout=30.0)
+                await self.store.put(table, f"{prefix}-{i:06d}", _vm_value(i, size), timeout=30.0)
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(conc)))
@@ -203,8 +223,17 @@ async def _serve(args: argparse.Namespace) -> int:
     except StoreError as e:
         print(json.dumps({"event": "error", "code": e.code, "message": e.message}), flush=True)
         return 3 if isinstance(e, CorruptJournal) else 2
-    print(json.dumps({"event": "ready", "pid": os.getpid(), "load_s": time.perf_counter() - t0,
-                      "status": store.status()}), flush=True)
+    print(
+        json.dumps(
+            {
+                "event": "ready",
+                "pid": os.getpid(),
+                "load_s": time.perf_counter() - t0,
+                "status": store.status(),
+            }
+        ),
+        flush=True,
+    )
     server = NodeServer(store)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -240,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level, stream=sys.stderr,
+        level=args.log_level,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return asyncio.run(_serve(args))
@@ -273,9 +303,17 @@ class NodeError(Exception):
 class NodeProcess:
     """One ``python -m raft.testnode`` child and a JSON-lines client for it."""
 
-    def __init__(self, addr: str, peers: list[str], data: Path, secret: str, *,
-                 replica: bool = False, tuning: dict[str, Any] | None = None,
-                 log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        addr: str,
+        peers: list[str],
+        data: Path,
+        secret: str,
+        *,
+        replica: bool = False,
+        tuning: dict[str, Any] | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
         self.addr = addr
         self.peers = peers
         self.data = data
@@ -299,8 +337,17 @@ class NodeProcess:
         return self.proc is not None and self.proc.returncode is None
 
     async def start(self, wait: bool = True, timeout: float = 30.0) -> dict[str, Any]:
-        cmd = [sys.executable, "-m", "raft.testnode", "--addr", self.addr,
-               "--peers", ",".join(self.peers), "--data", str(self.data)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "raft.testnode",
+            "--addr",
+            self.addr,
+            "--peers",
+            ",".join(self.peers),
+            "--data",
+            str(self.data),
+        ]
         if self.replica:
             cmd.append("--replica")
         if self.tuning:
@@ -308,8 +355,12 @@ class NodeProcess:
         env = dict(os.environ, **{SECRET_ENV: self.secret})
         logf = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=logf, env=env, cwd=str(Path(__file__).resolve().parent.parent),
+            *cmd,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=logf,
+            env=env,
+            cwd=str(Path(__file__).resolve().parent.parent),
             limit=64 * 1024 * 1024,
         )
         logf.close()
@@ -321,7 +372,7 @@ class NodeProcess:
 
     async def wait_ready(self, timeout: float = 30.0) -> dict[str, Any]:
         assert self.ready is not None
-        ev = await asyncio.wait_for(asyncio.shield(self.ready), timeout)
+        ev: dict[str, Any] = await asyncio.wait_for(asyncio.shield(self.ready), timeout)
         if ev.get("event") != "ready":
             raise NodeError(ev.get("code", "error"), ev.get("message", str(ev)))
         return ev
@@ -342,8 +393,13 @@ class NodeProcess:
                 fut.set_result(msg)
         await self.proc.wait()
         if self.ready is not None and not self.ready.done():
-            self.ready.set_result({"event": "exit", "code": "exited",
-                                   "message": f"exited with {self.proc.returncode}"})
+            self.ready.set_result(
+                {
+                    "event": "exit",
+                    "code": "exited",
+                    "message": f"exited with {self.proc.returncode}",
+                }
+            )
         for fut in self._futs.values():
             if not fut.done():
                 fut.set_exception(NodeError("node_died", f"{self.addr} exited"))
@@ -373,7 +429,8 @@ class NodeProcess:
         return res
 
     async def status(self) -> dict[str, Any]:
-        return (await self.call("status"))["status"]
+        st: dict[str, Any] = (await self.call("status"))["status"]
+        return st
 
     def kill(self) -> None:
         """kill -9."""
@@ -403,8 +460,13 @@ class NodeProcess:
 class LocalCluster:
     """N test nodes on loopback in ``root`` (voters, plus optional replicas)."""
 
-    def __init__(self, root: Path, voters: int = 3, secret: str = "test-cluster-secret-0123",
-                 tuning: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        voters: int = 3,
+        secret: str = "test-cluster-secret-0123",  # noqa: S107 - test clusters only
+        tuning: dict[str, Any] | None = None,
+    ) -> None:
         self.root = root
         self.secret = secret
         self.tuning = tuning
@@ -414,17 +476,25 @@ class LocalCluster:
         for a in self.voter_addrs:
             self.nodes[a] = self.make_node(a, self.voter_addrs)
 
-    def make_node(self, addr: str, peers: list[str], *, replica: bool = False,
-                  secret: str | None = None) -> NodeProcess:
+    def make_node(
+        self, addr: str, peers: list[str], *, replica: bool = False, secret: str | None = None
+    ) -> NodeProcess:
         data = self.root / addr.replace(":", "_")
-        return NodeProcess(addr, [p for p in peers if p != addr], data, secret or self.secret,
-                           replica=replica, tuning=self.tuning, log_dir=self.root)
+        return NodeProcess(
+            addr,
+            [p for p in peers if p != addr],
+            data,
+            secret or self.secret,
+            replica=replica,
+            tuning=self.tuning,
+            log_dir=self.root,
+        )
 
-    def add_node(self, *, replica: bool = False, secret: str | None = None,
-                 peers: list[str] | None = None) -> NodeProcess:
+    def add_node(
+        self, *, replica: bool = False, secret: str | None = None, peers: list[str] | None = None
+    ) -> NodeProcess:
         addr = f"127.0.0.1:{free_ports(1)[0]}"
-        node = self.make_node(addr, peers or self.current_voters(), replica=replica,
-                              secret=secret)
+        node = self.make_node(addr, peers or self.current_voters(), replica=replica, secret=secret)
         self.nodes[addr] = node
         return node
 
@@ -441,8 +511,9 @@ class LocalCluster:
             await n.start(wait=False)
         await asyncio.gather(*(n.wait_ready() for n in todo))
 
-    async def leader(self, timeout: float = 15.0,
-                     among: list[NodeProcess] | None = None) -> NodeProcess:
+    async def leader(
+        self, timeout: float = 15.0, among: list[NodeProcess] | None = None
+    ) -> NodeProcess:
         """The node every live voter agrees leads (and that says so itself)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -459,8 +530,12 @@ class LocalCluster:
                 raise TimeoutError("no agreed leader")
             await asyncio.sleep(0.05)
 
-    async def wait_converged(self, nodes: list[NodeProcess] | None = None,
-                             timeout: float = 20.0, revision: int | None = None) -> str:
+    async def wait_converged(
+        self,
+        nodes: list[NodeProcess] | None = None,
+        timeout: float = 20.0,
+        revision: int | None = None,
+    ) -> str:
         """Wait until the nodes report the same state hash (at ``revision`` if
         given); return it."""
         deadline = time.monotonic() + timeout
@@ -483,9 +558,15 @@ class LocalCluster:
             n.kill()
 
 
-async def retrying_put(nodes: Callable[[], list[NodeProcess]], key: str, value: dict[str, Any],
-                       op_id: str, deadline: float, table: str = "registers",
-                       on_try: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
+async def retrying_put(
+    nodes: Callable[[], list[NodeProcess]],
+    key: str,
+    value: dict[str, Any],
+    op_id: str,
+    deadline: float,
+    table: str = "registers",
+    on_try: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
     """A client that retries one write with the same op id, through any live
     node, until ``deadline`` (time.monotonic); returns the result."""
     i = 0
@@ -494,8 +575,9 @@ async def retrying_put(nodes: Callable[[], list[NodeProcess]], key: str, value: 
         if pool:
             node = pool[i % len(pool)]
             try:
-                res = await node.call("put", table=table, key=key, value=value, op_id=op_id,
-                                      timeout=3.0, wait=10.0)
+                res = await node.call(
+                    "put", table=table, key=key, value=value, op_id=op_id, timeout=3.0, wait=10.0
+                )
                 return dict(res["result"])
             except (NodeError, TimeoutError):
                 pass

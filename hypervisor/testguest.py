@@ -1,0 +1,246 @@
+"""A tiny test guest built from Debian packages already on the machine.
+
+``ensure_test_guest()`` returns the paths of a kernel and an initramfs (built
+once, cached under ``.cache/guest/``) that boot under TCG in a few seconds:
+
+- the Debian kernel from ``/boot/vmlinuz-<ver>`` (package linux-image-amd64);
+- an initramfs holding the static busybox (busybox-static), the kernel's virtio,
+  ACPI button and evdev modules from ``/lib/modules/<ver>`` and an ``/init``.
+
+What the guest does, all on its serial console (ttyS0, logged by libvirt):
+
+- prints ``QUANTIX-GUEST-READY`` once its modules are loaded;
+- prints ``QUANTIX-BLOCK: vda vdb ...`` at boot and whenever the set of block
+  devices changes (checked every half second), so a hot-plugged disk shows up;
+- prints ``QUANTIX-AGENT-PORT: <name> <dev>`` for each virtio-serial port;
+- powers off on an ACPI power-button press (busybox acpid reads the button's
+  input event), printing ``QUANTIX-GUEST-POWEROFF`` first.
+
+Boot it by direct kernel boot: a VM spec with ``kernel``, ``initrd`` and
+``cmdline`` (``TEST_GUEST_CMDLINE``). Other engineers' lab tests use the same
+function. The cpio archive is written here in Python (newc format), so nothing
+but the packages above is needed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import hashlib
+import io
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from hypervisor.errors import HypervisorError
+
+MARKER = "QUANTIX-GUEST-READY"
+BLOCK_PREFIX = "QUANTIX-BLOCK:"
+POWEROFF_MARKER = "QUANTIX-GUEST-POWEROFF"
+TEST_GUEST_CMDLINE = "console=ttyS0 quiet panic=-1 nokaslr"
+# Enough for the kernel and the unpacked initramfs, small enough for 50 guests.
+TEST_GUEST_MEMORY_MIB = 160
+
+# Load order matters: insmod does not resolve dependencies.
+MODULES = (
+    "kernel/drivers/virtio/virtio_ring.ko",
+    "kernel/drivers/virtio/virtio.ko",
+    "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+    "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+    "kernel/drivers/virtio/virtio_pci.ko",
+    "kernel/drivers/char/virtio_console.ko",
+    "kernel/drivers/block/virtio_blk.ko",
+    "kernel/net/core/failover.ko",
+    "kernel/drivers/net/net_failover.ko",
+    "kernel/drivers/net/virtio_net.ko",
+    "kernel/drivers/acpi/button.ko",
+    "kernel/drivers/input/evdev.ko",
+)
+
+BUSYBOX = Path("/bin/busybox")
+# Bump when the guest's contents change, so caches are rebuilt.
+GUEST_FORMAT = 3
+
+INIT_SCRIPT = f"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+for m in $(cat /etc/modules.order); do insmod "$m" 2>/dev/null; done
+for p in /sys/class/virtio-ports/*; do
+  [ -e "$p/name" ] && echo "QUANTIX-AGENT-PORT: $(cat $p/name) /dev/${{p##*/}}"
+done
+acpid -c /etc/acpi -l /tmp/acpid.log
+hostname quantix-guest
+echo "{MARKER}"
+last=""
+while true; do
+  now=$(ls /sys/block | grep -v -e '^loop' -e '^ram' | tr '\\n' ' ')
+  if [ "$now" != "$last" ]; then echo "{BLOCK_PREFIX} $now"; last="$now"; fi
+  sleep 0.5
+done
+"""
+
+POWEROFF_SCRIPT = f"""#!/bin/sh
+echo "{POWEROFF_MARKER}" > /dev/console
+sync
+poweroff -f
+"""
+
+
+@dataclass(frozen=True)
+class TestGuest:
+    """Where the built guest lives; pass these into a VM spec."""
+
+    kernel: Path
+    initrd: Path
+    cmdline: str
+    kernel_version: str
+    memory_mib: int = TEST_GUEST_MEMORY_MIB
+
+    def spec_fields(self) -> dict[str, object]:
+        """The VM-spec fields that boot this guest by direct kernel boot."""
+        return {"kernel": str(self.kernel), "initrd": str(self.initrd), "cmdline": self.cmdline}
+
+
+class TestGuestUnavailable(HypervisorError):
+    """The packages the test guest is built from are missing."""
+
+    code = "test_guest_unavailable"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("QUANTIX_GUEST_CACHE")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / ".cache" / "guest"
+
+
+def find_kernel(boot: Path = Path("/boot"), modules: Path = Path("/lib/modules")) -> str:
+    """The newest kernel version that has both a vmlinuz and its modules."""
+    versions = []
+    for k in boot.glob("vmlinuz-*"):
+        ver = k.name.removeprefix("vmlinuz-")
+        if (modules / ver / MODULES[0]).exists():
+            versions.append(ver)
+    if not versions:
+        raise TestGuestUnavailable(
+            "no /boot/vmlinuz-* with matching /lib/modules: install linux-image-amd64"
+        )
+    return sorted(versions, key=_version_key)[-1]
+
+
+def _version_key(v: str) -> list[object]:
+    out: list[object] = []
+    for part in v.replace("-", ".").split("."):
+        out.append((0, int(part), "") if part.isdigit() else (1, 0, part))
+    return out
+
+
+def ensure_test_guest(cache_dir: Path | None = None) -> TestGuest:
+    """Build the test guest once (idempotent, safe across processes); return its paths."""
+    cache = cache_dir or default_cache_dir()
+    ver = find_kernel()
+    if not BUSYBOX.exists():
+        raise TestGuestUnavailable(f"{BUSYBOX} is missing: install busybox-static")
+    cache.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(
+        f"{GUEST_FORMAT}:{ver}:{BUSYBOX.stat().st_size}:{INIT_SCRIPT}".encode()
+    ).hexdigest()[:12]
+    kernel = cache / f"vmlinuz-{ver}"
+    initrd = cache / f"initrd-{key}.img"
+    guest = TestGuest(kernel, initrd, TEST_GUEST_CMDLINE, ver)
+    if kernel.exists() and initrd.exists():
+        return guest
+    # Two test workers may build at once: one builds, the other waits on the lock.
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not kernel.exists():
+            tmp = kernel.with_suffix(".tmp")
+            tmp.write_bytes(Path(f"/boot/vmlinuz-{ver}").read_bytes())
+            tmp.replace(kernel)
+        if not initrd.exists():
+            tmp = initrd.with_suffix(".tmp")
+            tmp.write_bytes(build_initramfs(ver))
+            tmp.replace(initrd)
+    return guest
+
+
+def build_initramfs(kernel_version: str, modules_root: Path = Path("/lib/modules")) -> bytes:
+    """The gzip'd newc cpio archive of the guest's root file system."""
+    w = CpioWriter()
+    for d in ("bin", "dev", "proc", "sys", "tmp", "etc", "etc/acpi", "etc/acpi/PWRF", "lib"):
+        w.add_dir(d)
+    w.add_file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
+    w.add_symlink("bin/sh", "busybox")
+    w.add_file("init", INIT_SCRIPT.encode(), 0o755)
+    # busybox acpid runs /etc/acpi/<action> for an event; the power button's is PWRF/00000080.
+    w.add_file("etc/acpi/PWRF/00000080", POWEROFF_SCRIPT.encode(), 0o755)
+    w.add_dir("lib/modules")
+    order = []
+    for rel in MODULES:
+        src = modules_root / kernel_version / rel
+        if not src.exists():
+            raise TestGuestUnavailable(f"kernel module {src} is missing")
+        dst = f"lib/modules/{src.name}"
+        w.add_file(dst, src.read_bytes(), 0o644)
+        order.append("/" + dst)
+    w.add_file("etc/modules.order", ("\n".join(order) + "\n").encode(), 0o644)
+    # The console node must exist before devtmpfs is mounted, for init's first output.
+    w.add_node("dev/console", stat.S_IFCHR | 0o600, 5, 1)
+    return gzip.compress(w.finish(), compresslevel=6, mtime=0)
+
+
+class CpioWriter:
+    """A minimal writer of the newc ("070701") cpio format the kernel unpacks."""
+
+    def __init__(self) -> None:
+        self._buf = io.BytesIO()
+        self._ino = 1
+
+    def _entry(
+        self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)
+    ) -> None:
+        namez = name.encode() + b"\0"
+        fields = [
+            self._ino,
+            mode,
+            0,
+            0,
+            1,
+            0,
+            len(data),
+            0,
+            0,
+            rdev[0],
+            rdev[1],
+            len(namez),
+            0,
+        ]
+        self._ino += 1
+        hdr = b"070701" + b"".join(b"%08X" % f for f in fields)
+        self._buf.write(hdr + namez)
+        self._pad()
+        self._buf.write(data)
+        self._pad()
+
+    def _pad(self) -> None:
+        self._buf.write(b"\0" * (-self._buf.tell() % 4))
+
+    def add_dir(self, name: str) -> None:
+        self._entry(name, stat.S_IFDIR | 0o755)
+
+    def add_file(self, name: str, data: bytes, perm: int) -> None:
+        self._entry(name, stat.S_IFREG | perm, data)
+
+    def add_symlink(self, name: str, target: str) -> None:
+        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def add_node(self, name: str, mode: int, major: int, minor: int) -> None:
+        self._entry(name, mode, rdev=(major, minor))
+
+    def finish(self) -> bytes:
+        self._entry("TRAILER!!!", 0)
+        return self._buf.getvalue()
