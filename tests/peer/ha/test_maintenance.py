@@ -2,15 +2,15 @@
 
 from peer.ha.maintenance import draining_hosts, plan_evacuation
 from peer.ha.migrations import migration_outcomes
-from peer.scheduler.placement import Placer
+from peer.scheduler.placement import Placer, eligible_hosts
 from peer.scheduler.policy import SchedulerPolicy
-from tests.peer.scheduler.build import cluster, host, running, vm
+from tests.peer.scheduler.build import NOW, cluster, host, running, vm
 
 
 def evacuate(state, policy=None):
     alive = list(state.nodes)
-    ok = [h for h in alive if state.nodes[h].state == "active"]
-    placer = Placer(state, policy or SchedulerPolicy(), ok)
+    ok, why = eligible_hosts(state, NOW, 6.0)
+    placer = Placer(state, policy or SchedulerPolicy(), ok, why)
     return plan_evacuation(state, placer, draining_hosts(state, alive))
 
 
