@@ -39,13 +39,18 @@ def run_conformance(base_url: str, token: str, max_examples: int = 10) -> tuple[
         if op.definition.raw.get("operationId") in SKIP:
             continue
 
-        @settings(max_examples=max_examples, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=op.as_strategy())
         def fuzz(case: Any) -> None:
             calls[0] += 1
-            case.call_and_validate(base_url=base_url, session=session, headers=headers,
-                                   checks=CHECKS)
+            case.call_and_validate(
+                base_url=base_url, session=session, headers=headers, checks=CHECKS
+            )
 
         try:
             fuzz()

@@ -47,7 +47,9 @@ async def test_stream_is_live_and_resumes_from_a_revision(client, tokens):
     # Changes while disconnected are replayed from the last revision seen.
     await make_pool(client, h, "b")
     await make_pool(client, h, "c")
-    ws = await client.ws_connect(f"/api/v1/events/stream?from_revision={first['revision']}", headers=h)
+    ws = await client.ws_connect(
+        f"/api/v1/events/stream?from_revision={first['revision']}", headers=h
+    )
     got = await receive(ws, 2)
     assert [e["resource_id"] for e in got] == ["b", "c"]
     await ws.close()
@@ -70,7 +72,9 @@ async def test_a_plain_get_of_the_stream_is_a_clean_400(client, tokens):
     assert r.status == 400 and (await r.json())["code"] == "websocket_required"
 
 
-async def test_stream_from_a_second_peer_sees_the_firsts_writes(client, tokens, store, tmp_path, aiohttp_client):
+async def test_stream_from_a_second_peer_sees_the_firsts_writes(
+    client, tokens, store, tmp_path, aiohttp_client
+):
     other = await aiohttp_client(build_app(make_ctx(store, tmp_path, "n2")))
     h = bearer(tokens["viewer"])
     ws = await other.ws_connect("/api/v1/events/stream?kind=pool.created", headers=h)
@@ -101,10 +105,18 @@ async def test_unix_socket_is_local_admin_only_when_root_only(ctx, tmp_path, mod
     await web.UnixSite(runner, path).start()
     os.chmod(path, mode)
     try:
-        async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=path)) as s:
-            async with s.get("http://local/api/v1/auth/whoami") as r:
-                assert r.status == status
-                if status == 200:
-                    assert (await r.json()) == {"user": "root@local", "role": "admin", "via": "local", "token_id": None}
+        connector = aiohttp.UnixConnector(path=path)
+        async with (
+            aiohttp.ClientSession(connector=connector) as s,
+            s.get("http://local/api/v1/auth/whoami") as r,
+        ):
+            assert r.status == status
+            if status == 200:
+                assert (await r.json()) == {
+                    "user": "root@local",
+                    "role": "admin",
+                    "via": "local",
+                    "token_id": None,
+                }
     finally:
         await runner.cleanup()

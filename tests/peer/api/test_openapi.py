@@ -13,7 +13,9 @@ from tests.peer.api.serve import ServedApp
 
 
 async def test_document_covers_every_route_and_is_well_formed(client, tokens):
-    r = await client.get("/api/v1/openapi.json", headers={"Authorization": f"Bearer {tokens['viewer']}"})
+    r = await client.get(
+        "/api/v1/openapi.json", headers={"Authorization": f"Bearer {tokens['viewer']}"}
+    )
     doc = await r.json()
     ops = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
     assert ops == {(r.method, r.path) for r in all_routes()}
@@ -25,9 +27,12 @@ async def test_document_covers_every_route_and_is_well_formed(client, tokens):
             declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert declared == set(part[1:-1] for part in path.split("/") if part.startswith("{"))
             if "requestBody" in op:
-                assert op["requestBody"]["content"]["application/json"]["schema"].get(
-                    "additionalProperties"
-                ) is False, f"{path}: request bodies must be closed"
+                assert (
+                    op["requestBody"]["content"]["application/json"]["schema"].get(
+                        "additionalProperties"
+                    )
+                    is False
+                ), f"{path}: request bodies must be closed"
 
 
 async def test_docs_page_is_self_contained(client, tokens):

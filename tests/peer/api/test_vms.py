@@ -17,11 +17,15 @@ async def op(client, tokens):
     """An operator's headers, plus a pool, a network, an image and a 4-CPU host."""
     h = bearer(tokens["operator"])
     admin = bearer(tokens["admin"])
-    assert (await client.post("/api/v1/pools", json={"name": "local", "path": "/srv/q"}, headers=h)).status == 201
+    assert (
+        await client.post("/api/v1/pools", json={"name": "local", "path": "/srv/q"}, headers=h)
+    ).status == 201
     r = await client.post("/api/v1/networks", json={"name": "lan", "bridge": "br0"}, headers=admin)
     assert r.status == 201
     r = await client.post(
-        "/api/v1/images", json={"name": "debian", "kind": "disk", "pool": "local", "path": "/srv/q/d.qcow2"}, headers=h
+        "/api/v1/images",
+        json={"name": "debian", "kind": "disk", "pool": "local", "path": "/srv/q/d.qcow2"},
+        headers=h,
     )
     assert r.status == 201
     return h
@@ -29,7 +33,17 @@ async def op(client, tokens):
 
 async def add_node(store, nid="n1", cpus=4, memory_mib=8192):
     await store.commit(
-        [put("nodes", nid, {"hostname": nid, "state": "active", "resources": {"cpus": cpus, "memory_mib": memory_mib}})]
+        [
+            put(
+                "nodes",
+                nid,
+                {
+                    "hostname": nid,
+                    "state": "active",
+                    "resources": {"cpus": cpus, "memory_mib": memory_mib},
+                },
+            )
+        ]
     )
 
 
@@ -136,7 +150,9 @@ async def test_in_use_resources_cannot_be_deleted(client, op, tokens):
 
 async def test_node_maintenance_and_labels(client, op, store):
     await add_node(store, "n7")
-    r = await client.patch("/api/v1/nodes/n7", json={"maintenance": True, "labels": {"rack": "a"}}, headers=op)
+    r = await client.patch(
+        "/api/v1/nodes/n7", json={"maintenance": True, "labels": {"rack": "a"}}, headers=op
+    )
     assert r.status == 200
     rec = store.get("nodes", "n7").value
     assert rec["state"] == "maintenance" and rec["labels"] == {"rack": "a"}
