@@ -267,26 +267,6 @@ class Domain:
         )
         _call(f"undefine {self.name}", self._d.undefineFlags, flags)
 
-    def set_vcpus_config(self, n: int) -> None:
-        cfg = libvirt.VIR_DOMAIN_AFFECT_CONFIG
-        _call(
-            f"set vCPUs of {self.name}",
-            self._d.setVcpusFlags,
-            n,
-            cfg | libvirt.VIR_DOMAIN_VCPU_MAXIMUM,
-        )
-        _call(f"set vCPUs of {self.name}", self._d.setVcpusFlags, n, cfg)
-
-    def set_memory_config(self, kib: int) -> None:
-        cfg = libvirt.VIR_DOMAIN_AFFECT_CONFIG
-        _call(
-            f"set memory of {self.name}",
-            self._d.setMemoryFlags,
-            kib,
-            cfg | libvirt.VIR_DOMAIN_MEM_MAXIMUM,
-        )
-        _call(f"set memory of {self.name}", self._d.setMemoryFlags, kib, cfg)
-
     def attach_device(self, xml: str, live: bool) -> None:
         flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if live else 0)
         _call(f"attach a device to {self.name}", self._d.attachDeviceFlags, xml, flags)

@@ -35,6 +35,7 @@ from hypervisor.contract import (
     ProgressCallback,
     VolumeInfo,
 )
+from hypervisor.domxml import NS as META_NS
 from hypervisor.domxml import (
     Firmware,
     ParsedDomain,
@@ -49,7 +50,6 @@ from hypervisor.domxml import (
     to_xml,
     xml_root,
 )
-from hypervisor.domxml import NS as META_NS
 from hypervisor.libvirt_adapter import Connection, Domain
 from hypervisor.spec import DiskSpec, VmSpec, check_vm_id, domain_name, vm_id_of
 from hypervisor.storage import PoolStorage

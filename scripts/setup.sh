@@ -27,6 +27,15 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# libvirt's QEMU driver (Debian's build) resolves its default user and group
+# "libvirt-qemu" at start-up, even embedded with QEMU running as root; the
+# libvirt-daemon-system package would create them but also wants a running libvirtd.
+if ! getent group libvirt-qemu >/dev/null; then groupadd --system libvirt-qemu; fi
+if ! getent passwd libvirt-qemu >/dev/null; then
+  useradd --system --no-create-home --home-dir /var/lib/libvirt -g libvirt-qemu \
+    --shell /usr/sbin/nologin libvirt-qemu
+fi
+
 PY=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv"
