@@ -63,8 +63,12 @@ class Watchdog:
                 log.warning("fenced: hardware watchdog not armed, nothing to stop feeding")
 
     def close(self) -> None:
-        """Disarm (the magic 'V' close) — only for an orderly shutdown, never a fence."""
-        if self._fd is not None and not self.stopped:
+        """Release the device. Before a fence this disarms it (the magic 'V'), for
+        an orderly shutdown; after a fence it closes without the magic character,
+        which leaves the timer running (the host still resets)."""
+        if self._fd is None:
+            return
+        if not self.stopped:
             os.write(self._fd, b"V")
-            os.close(self._fd)
-            self._fd = None
+        os.close(self._fd)
+        self._fd = None
