@@ -1,0 +1,284 @@
+"""The leader loop on a LocalStore: HA restarts, idempotent take-over by a new
+leader, no action without quorum, maintenance evacuation, the running loop."""
+
+import asyncio
+import time
+
+import pytest
+
+from peer.ha.manager import HAManager
+from peer.scheduler.policy import SchedulerPolicy
+from raft.errors import NoQuorum
+from raft.store import put
+from tests.peer.ha.fakes import Clock, FlakyStore, wait_for
+from tests.peer.scheduler.build import host, running, vm
+
+FENCE, BEAT, MARGIN = 6.0, 1.0, 2.0
+
+
+async def seed(store, wall, hosts, vms, status=()):
+    ops = [put("pools", "shared", {"type": "dir", "shared": True})]
+    ops += [put("nodes", h, v) for h, v in hosts]
+    ops += [put("leases", h, {"renewed_at": wall(), "fenced": False}) for h, _ in hosts]
+    ops += [put("vms", k, v) for k, v in vms]
+    ops += [put("vm_status", k, v) for k, v in status]
+    await store.commit(ops)
+
+
+async def renew(store, wall, *nodes):
+    await store.commit([put("leases", n, {"renewed_at": wall(), "fenced": False}) for n in nodes])
+
+
+def manager(store, wall, mono, node="h1", **kw):
+    kw.setdefault("policy", SchedulerPolicy(drs_mode="off"))
+    return HAManager(
+        store,
+        node,
+        fence_after=FENCE,
+        heartbeat=BEAT,
+        margin=MARGIN,
+        wall=wall,
+        mono=mono,
+        batch=1,
+        **kw,
+    )
+
+
+def vmrec(store, vid):
+    return store.get("vms", vid).value
+
+
+def events(store, kind):
+    return [r.value for r in store.scan("events") if r.value["kind"] == kind]
+
+
+HOSTS = [host("h1"), host("h2"), host("h3")]
+VMS = [
+    vm("a", placement="h2", epoch=1, ha=True, priority=1),
+    vm("b", placement="h2", epoch=1, ha=True, priority=9),
+    vm("plain", placement="h2", epoch=1),
+    vm("d", placement="h3", epoch=1, ha=True),
+]
+
+
+async def advance(store, wall, mono, seconds, *alive):
+    wall.advance(seconds)
+    mono.advance(seconds)
+    await renew(store, wall, *alive)
+
+
+async def test_silent_hosts_ha_vms_restart_elsewhere_with_a_new_epoch():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    await seed(store, wall, HOSTS, VMS)
+    m = manager(store, wall, mono)
+    assert (await m.step()).dead == []
+    await advance(store, wall, mono, 7.5, "h3")  # h2 silent 7.5 s < fence_after + margin
+    rep = await m.step()
+    assert rep.dead == [] and vmrec(store, "a")["placement"] == "h2"
+    await advance(store, wall, mono, 1.0, "h3")  # 8.5 s > 8 s on both clocks
+    rep = await m.step()
+    assert rep.dead == ["h2"]
+    assert list(rep.restarted) == ["b", "a"]  # priority order
+    for vid in ("a", "b"):
+        rec = vmrec(store, vid)
+        assert rec["placement"] in ("h1", "h3") and rec["placement_epoch"] == 2
+        assert rec["ha_restarts"] == [wall()]
+    assert vmrec(store, "plain")["placement"] == "h2"  # no HA: never moved
+    assert vmrec(store, "plain")["placement_epoch"] == 1
+    assert len(events(store, "vm.ha_restart")) == 2
+    assert [e["id"] for e in events(store, "node.fenced")] == ["h2"]
+    assert store.get("meta", "ha").value["dead"] == ["h2"]
+    # Idempotent: another pass changes nothing.
+    await advance(store, wall, mono, 1.0, "h3")
+    assert (await m.step()).restarted == {}
+    assert vmrec(store, "a")["placement_epoch"] == 2
+
+
+async def test_host_renewing_just_before_the_restart_commit_keeps_its_vms():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    await seed(store, wall, HOSTS, VMS)
+    m = manager(store, wall, mono)
+    await m.step()
+    await advance(store, wall, mono, 9.0, "h3")
+
+    def h2_comes_back(cmd):
+        if any(op["op"] == "check" and op["key"] == "h2" for op in cmd["ops"]):
+            store.on_commit = None
+            store._apply(
+                {
+                    "id": "late",
+                    "ts": wall(),
+                    "ops": [put("leases", "h2", {"renewed_at": wall(), "fenced": False})],
+                }
+            )
+
+    store.on_commit = h2_comes_back
+    rep = await m.step()
+    assert rep.dead == ["h2"] and rep.restarted == {}
+    assert vmrec(store, "a")["placement"] == "h2" and vmrec(store, "b")["placement"] == "h2"
+
+
+class CutOff:
+    """One manager's view of the shared store: commits fail after ``left`` more."""
+
+    def __init__(self, store, left):
+        self._store, self.left = store, left
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    async def commit(self, ops, **kw):
+        if self.left <= 0:
+            raise NoQuorum("cut off from the majority")
+        self.left -= 1
+        return await self._store.commit(ops, **kw)
+
+
+async def test_new_leader_completes_a_recovery_the_old_one_left_half_done():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    vms = [vm(f"v{i}", placement="h2", epoch=1, ha=True, priority=i) for i in range(4)]
+    await seed(store, wall, HOSTS, vms)
+    view = CutOff(store, left=100)
+    old = manager(view, wall, mono, node="h1")
+    new = manager(store, wall, mono, node="h3")
+    await old.step()
+    new.observe()  # followers watch leases too
+    await advance(store, wall, mono, 9.0, "h3")
+    view.left = 3  # its fresh commit and two restarts, then it is cut off
+    with pytest.raises(NoQuorum):
+        await old.step()
+    moved = [v for v in ("v0", "v1", "v2", "v3") if vmrec(store, v)["placement"] != "h2"]
+    assert moved == ["v2", "v3"]  # highest priority first, then the leader died
+    await new.step()
+    for i in range(4):
+        rec = vmrec(store, f"v{i}")
+        assert rec["placement"] in ("h1", "h3")
+        assert rec["placement_epoch"] == 2 and len(rec["ha_restarts"]) == 1
+
+
+async def test_leader_without_quorum_takes_no_action():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    await seed(store, wall, HOSTS, [*VMS, vm("new")])
+    m = manager(store, wall, mono)
+    await m.step()
+    await advance(store, wall, mono, 20.0, "h3")
+    before = store.state_hash()
+    store.down = True
+    assert await m.step() is None
+    assert store.state_hash() == before
+
+
+async def test_maintenance_moves_vms_with_intents_then_settles_and_reports_drained():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    hosts = [host("h1"), host("h2", state="maintenance"), host("h3")]
+    vms = [vm("up", placement="h2", epoch=1), vm("off", placement="h2", epoch=1, desired="stopped")]
+    await seed(store, wall, hosts, vms, status=[running("up", "h2", epoch=1)])
+    m = manager(store, wall, mono)
+    rep = await m.step()
+    assert rep.migrations_started == 2
+    up, off = vmrec(store, "up"), vmrec(store, "off")
+    assert up["migration"]["kind"] == "live" and off["migration"]["kind"] == "cold"
+    assert up["migration"]["source"] == "h2" and up["migration"]["source_epoch"] == 1
+    assert up["placement"] in ("h1", "h3") and up["placement_epoch"] == 2
+    # The reconcilers finish the moves and report them.
+    await store.commit(
+        [
+            put("vm_status", "up", {"node": up["placement"], "epoch": 2, "state": "running"}),
+            put("vm_status", "off", {"node": off["placement"], "epoch": 2, "state": "stopped"}),
+        ]
+    )
+    rep = await m.step()
+    assert rep.migrations_finished == 2
+    assert vmrec(store, "up")["migration"] is None
+    assert store.get("meta", "ha").value["drained"] == ["h2"]
+    assert [e["id"] for e in events(store, "node.drained")] == ["h2"]
+
+
+async def test_scheduler_places_new_vms_and_an_api_edit_racing_it_wins():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    await seed(store, wall, HOSTS, [vm("new", mem=1024)])
+    m = manager(store, wall, mono)
+
+    def api_edit(cmd):
+        if any(op["table"] == "vms" and op["key"] == "new" for op in cmd["ops"]):
+            store.on_commit = None
+            rec = store.get("vms", "new")
+            store._apply(
+                {
+                    "id": "api",
+                    "ts": wall(),
+                    "ops": [put("vms", "new", {**rec.value, "memory_mib": 2048}, rec.version)],
+                }
+            )
+
+    store.on_commit = api_edit
+    await m.step()
+    assert vmrec(store, "new")["placement"] is None and vmrec(store, "new")["memory_mib"] == 2048
+    await m.step()
+    assert vmrec(store, "new")["placement"] is not None
+    assert vmrec(store, "new")["memory_mib"] == 2048 and vmrec(store, "new")["placement_epoch"] == 1
+
+
+async def test_unplaceable_reason_is_stored_once():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    await seed(store, wall, HOSTS, [vm("huge", mem=1 << 20)])
+    m = manager(store, wall, mono)
+    await m.step()
+    await m.step()
+    err = vmrec(store, "huge")["placement_error"]
+    assert err.startswith("cannot place huge: no host has 1024 GiB free memory")
+    assert len(events(store, "vm.unplaceable")) == 1
+
+
+async def test_balancing_modes():
+    wall, mono = Clock(1000.0), Clock(0.0)
+    vms = [vm(f"v{i}", mem=2048, placement="h1", epoch=1) for i in range(6)]
+    status = [running(f"v{i}", "h1", 1) for i in range(6)]
+    hosts = [host("h1"), host("h2")]
+    store = FlakyStore("h1")
+    await seed(store, wall, hosts, vms, status)
+    await manager(store, wall, mono, policy=SchedulerPolicy(drs_mode="manual")).step()
+    recs = store.get("meta", "drs").value["recommendations"]
+    assert len(recs) == 2 and all(r["target"] == "h2" for r in recs)
+    assert all(vmrec(store, f"v{i}").get("migration") is None for i in range(6))
+    store = FlakyStore("h1")
+    await seed(store, wall, hosts, vms, status)
+    await store.put("meta", "scheduler", {"drs_mode": "auto"})  # cluster-wide setting
+    await manager(store, wall, mono, policy=SchedulerPolicy(drs_mode="manual")).step()
+    moving = [v for v in range(6) if vmrec(store, f"v{v}").get("migration") is not None]
+    assert len(moving) == 2
+    assert all(vmrec(store, f"v{v}")["migration"]["reason"].startswith("balance") for v in moving)
+
+
+async def test_admission_warning_is_published():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    hosts = [host("h1", mem=4096), host("h2", mem=16384)]
+    await seed(store, wall, hosts, [vm("a", mem=8192, placement="h2", epoch=1, ha=True)])
+    await manager(store, wall, mono).step()
+    adm = store.get("meta", "ha").value["admission"]
+    assert adm["ok"] is False and adm["largest_host"] == "h2" and adm["stranded"] == 1
+    assert len(events(store, "cluster.admission")) == 1
+
+
+async def test_running_loop_places_and_fails_over_in_real_time():
+    store = FlakyStore("h1")
+    await seed(store, time.time, HOSTS, [vm("ha", placement="h2", epoch=1, ha=True)])
+    m = HAManager(store, "h1", fence_after=0.3, heartbeat=0.05, margin=0.1)
+    task = asyncio.create_task(m.run())
+    stop_renewing = asyncio.Event()
+
+    async def h3_alive():
+        while not stop_renewing.is_set():
+            await renew(store, time.time, "h3")
+            await asyncio.sleep(0.05)
+
+    beat = asyncio.create_task(h3_alive())
+    try:
+        await store.put("vms", "fresh", vm("fresh")[1])
+        await wait_for(lambda: vmrec(store, "fresh")["placement"] in ("h1", "h3"))
+        await wait_for(lambda: vmrec(store, "ha")["placement"] != "h2")
+        assert vmrec(store, "ha")["placement_epoch"] == 2
+    finally:
+        stop_renewing.set()
+        m.stop()
+        await asyncio.wait_for(asyncio.gather(task, beat), 5.0)
