@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from zeroconf import Error as ZeroconfError
-from zeroconf import IPVersion, ServiceStateChange
+from zeroconf import IPVersion, RecordUpdate, RecordUpdateListener, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from discovery.errors import MdnsError
@@ -29,8 +29,35 @@ _CHANGES: Final = {
 }
 
 
+_TYPE_TXT: Final = 16  # DNS record type TXT
+_SUFFIX: Final = "." + SERVICE_TYPE
+
+
 def instance_name(node_id: str) -> str:
     return f"{node_id}.{SERVICE_TYPE}"
+
+
+class _TxtSeen(RecordUpdateListener):
+    """Calls ``on_seen(instance)`` for every live TXT record of our type received.
+
+    Why: zeroconf raises every received PTR TTL to at least 1125 s, so a host
+    killed without a goodbye would stay "added" for ~19 minutes. Our TXT records
+    keep their short TTL and are re-sent by every host's heartbeat, so their
+    arrival is what proves a host alive (see Discovery's sweep).
+    """
+
+    def __init__(self, on_seen: Callable[[str], None]) -> None:
+        self._on_seen = on_seen
+
+    def async_update_records(self, zc: Zeroconf, now: float, records: list[RecordUpdate]) -> None:
+        for update in records:
+            rec = update.new
+            if (
+                rec.type == _TYPE_TXT
+                and rec.name.lower().endswith(_SUFFIX)
+                and not rec.is_expired(now)
+            ):
+                self._on_seen(rec.name)
 
 
 class Mdns:
@@ -42,6 +69,7 @@ class Mdns:
         self._aiozc: AsyncZeroconf | None = None
         self._browser: AsyncServiceBrowser | None = None
         self._info: Any = None
+        self._seen: _TxtSeen | None = None
 
     async def async_open(self) -> None:
         try:
@@ -86,6 +114,17 @@ class Mdns:
 
         self._browser = AsyncServiceBrowser(self._zc().zeroconf, SERVICE_TYPE, handlers=[handler])
 
+    def watch(self, on_seen: Callable[[str], None]) -> None:
+        """Call ``on_seen(instance_name)`` whenever a live TXT record of our type arrives."""
+        self._seen = _TxtSeen(on_seen)
+        self._zc().zeroconf.async_add_listener(self._seen, None)
+
+    def heartbeat(self) -> None:
+        """Re-send our records in one unsolicited multicast packet (refreshes every cache)."""
+        if self._info is not None and self._aiozc is not None:
+            zc = self._aiozc.zeroconf
+            zc.async_send(zc.generate_service_broadcast(self._info, None))
+
     async def async_resolve(self, name: str, timeout: float) -> tuple[bytes, list[str]] | None:
         """(TXT rdata, IPv4 addresses) of an instance, or None if it did not answer."""
         info = AsyncServiceInfo(SERVICE_TYPE, name)
@@ -106,6 +145,8 @@ class Mdns:
         try:
             if self._browser is not None:
                 await self._browser.async_cancel()
+            if self._seen is not None:
+                aiozc.zeroconf.async_remove_listener(self._seen)
             if self._info is not None:
                 await (await aiozc.async_unregister_service(self._info))
             await aiozc.async_close()
@@ -113,4 +154,5 @@ class Mdns:
             log.warning("closing mDNS on %s: %r", self.address, e)
         finally:
             self._browser = None
+            self._seen = None
             self._info = None

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from discovery._zc import Change, Mdns
 from discovery.bootstrap import Decision, SplitBrain, decide, split_brains
 from discovery.errors import DiscoveryError, MdnsError, TxtError
-from discovery.model import Announcement, SeenHost
+from discovery.model import SERVICE_TYPE, Announcement, SeenHost
 from discovery.netif import interface_ipv4
 from discovery.table import HostTable, Listener
 from discovery.txt import encode_txt, parse_txt
@@ -58,6 +58,9 @@ class Discovery:
         self._ttl = ttl
         self._watch_interval = watch_interval
         self._clock = clock
+        # Each host re-sends its records every ttl/3 s; a host not heard from for
+        # a whole TTL (and silent to one direct query) has left the network.
+        self._heartbeat = max(1.0, ttl / 3)
         self.table = HostTable(clock)
         self.started_at: float | None = None  # the bootstrap rule's first_seen_at
         self._mdns: Mdns | None = None
@@ -65,6 +68,7 @@ class Discovery:
         self._own_thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._generation: dict[str, int] = {}
+        self._resolving: set[str] = set()
         self._lock = asyncio.Lock()
         self._reported: set[str] = set()
         self.table.subscribe(self._check_split_brain)
@@ -130,6 +134,7 @@ class Discovery:
                 log.warning("discovery: %s has no IPv4 address yet", self._interface)
         if self._interface is not None:
             self._spawn(self._async_watch_interface())
+        self._spawn(self._async_heartbeat_and_sweep())
 
     async def async_update(self, **changes: Any) -> None:
         """Change what we announce (role, cluster_name, cluster_id, ...) and re-announce."""
@@ -215,6 +220,7 @@ class Discovery:
         await mdns.async_open()
         self._mdns = mdns
         try:
+            mdns.watch(self._on_seen)
             mdns.browse(self._on_change)
             await mdns.async_announce(self._me.node_id, self._me.api_port, encode_txt(self._me))
         except DiscoveryError:
@@ -237,7 +243,24 @@ class Discovery:
         if mdns is not None:
             self._spawn(self._async_resolve(mdns, name, gen))
 
+    def _on_seen(self, name: str) -> None:
+        # A live record of an instance we do not list (dropped while silent, or
+        # restarted while its PTR sat in zeroconf's cache, so no "added" event
+        # comes): resolve it like a new one. At most one such resolve per name.
+        if self.table.touch(name) or name in self._resolving or self._mdns is None:
+            return
+        if name.lower() == f"{self._me.node_id}.{SERVICE_TYPE}".lower():
+            return
+        self._on_change("updated", name)
+
     async def _async_resolve(self, mdns: Mdns, name: str, gen: int) -> None:
+        self._resolving.add(name)
+        try:
+            await self._async_resolve_once(mdns, name, gen)
+        finally:
+            self._resolving.discard(name)
+
+    async def _async_resolve_once(self, mdns: Mdns, name: str, gen: int) -> None:
         found = await mdns.async_resolve(name, RESOLVE_TIMEOUT)
         if self._generation.get(name) != gen or mdns is not self._mdns:
             return  # a newer event for this name (or a restarted stack) supersedes us
@@ -253,6 +276,24 @@ class Discovery:
         if info.node_id == self._me.node_id or not addresses:
             return
         self.table.upsert(name, info, addresses[0])
+
+    async def _async_heartbeat_and_sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            mdns = self._mdns
+            if mdns is None:
+                continue
+            mdns.heartbeat()
+            for name, host in self.table.stale(self._clock() - self._ttl):
+                self._spawn(self._async_check_gone(mdns, name, host))
+
+    async def _async_check_gone(self, mdns: Mdns, name: str, host: SeenHost) -> None:
+        gen = self._generation.get(name, 0)
+        if await mdns.async_resolve(name, 1.0) is not None:
+            self.table.touch(name)
+        elif self._generation.get(name, 0) == gen and mdns is self._mdns:
+            log.info("discovery: %s (%s) went silent; dropping it", host.node_id, host.address)
+            self.table.remove_instance(name)
 
     async def _async_watch_interface(self) -> None:
         assert self._interface is not None

@@ -79,6 +79,26 @@ class HostTable:
         if event is not None:
             self._fire(listeners, event, host)
 
+    def touch(self, instance: str) -> bool:
+        """The instance proved alive (a record arrived): refresh its ``last_seen``.
+
+        Returns False if the instance is not in the table (the caller resolves it)."""
+        now = self._clock()
+        with self._lock:
+            node_id = self._by_instance.get(instance)
+            host = self._hosts.get(node_id) if node_id is not None else None
+            if host is None:
+                return False
+            self._hosts[host.node_id] = replace(host, last_seen=now)
+            return True
+
+    def stale(self, older_than: float) -> list[tuple[str, SeenHost]]:
+        """(instance, host) of every host not seen since ``older_than`` (table clock)."""
+        with self._lock:
+            by_id = {v: k for k, v in self._by_instance.items()}
+            return [(by_id[h.node_id], h) for h in self._hosts.values()
+                    if h.last_seen < older_than and h.node_id in by_id]  # fmt: skip
+
     def remove_instance(self, instance: str) -> None:
         """Forget an instance (goodbye or expiry); fires "removed" if it was known."""
         with self._lock:

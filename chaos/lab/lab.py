@@ -269,7 +269,8 @@ class Lab:
     def exec(self, name: str, argv: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[Any]:
         """Run a command inside the host's namespace and wait for it."""
         hs = self._host_state(self.state(), name)
-        return subprocess.run(["ip", "netns", "exec", hs.netns, *argv], check=False, **kw)
+        kw.setdefault("check", False)
+        return subprocess.run(["ip", "netns", "exec", hs.netns, *argv], **kw)
 
     def popen(self, name: str, argv: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:
         """Start a command inside the host's namespace (``kill``/``down`` end it too)."""

@@ -35,8 +35,9 @@ class Announcer:
     def __init__(self, lab: Lab, host: str, *args: str) -> None:
         self.host = host
         self.out = lab.host(host).dir / "announce.jsonl"
-        argv = [sys.executable, "-m", "discovery", "announce", "--node-id", host,
-                "--address", lab.host(host).address, *args]  # fmt: skip
+        if "--interface" not in args:
+            args = ("--address", lab.host(host).address, *args)
+        argv = [sys.executable, "-m", "discovery", "announce", "--node-id", host, *args]
         with open(self.out, "w") as f:
             self.proc = lab.popen(host, argv, stdout=f, stderr=subprocess.STDOUT)
 
@@ -90,7 +91,7 @@ def test_announcers_see_each_other_factory_decisions_and_goodbye(lab: Lab) -> No
     print(f"seen each other after {seen_after:.2f}s; goodbye removed h1 after {gone_after:.2f}s")
 
 
-def test_killed_bootstrapper_expires_then_next_lowest_takes_over(lab: Lab) -> None:
+def test_killed_bootstrapper_expires_next_takes_over_and_it_comes_back(lab: Lab) -> None:
     lab.up(2, start=False)
     a1 = Announcer(lab, "h1", "--cluster", "prod", "--decide", "--ttl", "3")
     a2 = Announcer(lab, "h2", "--cluster", "prod", "--decide", "--ttl", "3")
@@ -101,6 +102,10 @@ def test_killed_bootstrapper_expires_then_next_lowest_takes_over(lab: Lab) -> No
     assert wait_for(lambda: a2.decision() == ("bootstrap", None), 5)
     print(f"h1 expired from h2's table {time.monotonic() - t0:.1f}s after kill -9")
     assert a1.proc.wait(5) == -9
+    # It comes back: seen again although its PTR never left zeroconf's cache.
+    Announcer(lab, "h1", "--cluster", "prod", "--ttl", "3")
+    assert wait_for(lambda: "h1" in a2.table(), 10)
+    assert wait_for(lambda: a2.decision() == ("wait", "h1"), 5)
 
 
 def test_same_name_two_cluster_instances_is_reported_as_split_brain(lab: Lab) -> None:
@@ -117,3 +122,38 @@ def test_same_name_two_cluster_instances_is_reported_as_split_brain(lab: Lab) ->
     [sb] = reported()
     assert sb["cluster"] == "prod" and sb["instances"] == {"c1": ["h1"], "c2": ["h2"]}
     assert "SPLIT BRAIN" in a1.out.read_text()  # logged loudly on stderr too
+
+
+def test_address_change_on_the_interface_is_re_announced(lab: Lab) -> None:
+    lab.up(2, start=False)
+    Announcer(lab, "h1", "--cluster", "prod", "--interface", "eth0")
+    a2 = Announcer(lab, "h2", "--cluster", "prod")
+    old = lab.host("h1").address
+    assert wait_for(lambda: a2.table().get("h1", {}).get("address") == old, 10)
+    new = lab.host("h1").address.rsplit(".", 1)[0] + ".250"
+    prefix = "22"
+    # Like a DHCP renumbering: the old address goes, a new one comes.
+    lab.exec("h1", ["ip", "addr", "del", f"{old}/{prefix}", "dev", "eth0"], check=True)
+    lab.exec("h1", ["ip", "addr", "add", f"{new}/{prefix}", "dev", "eth0"], check=True)
+    assert wait_for(lambda: a2.table().get("h1", {}).get("address") == new, 15), a2.events()
+
+
+def test_thread_safe_api_announces_updates_and_says_goodbye(lab: Lab) -> None:
+    lab.up(2, start=False)
+    a2 = Announcer(lab, "h2", "--cluster", "prod")
+    script = Path(__file__).with_name("sync_peer.py")
+    p = lab.popen("h1", [sys.executable, str(script), "h1", lab.host("h1").address],
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert p.stdin is not None and p.stdout is not None
+    assert p.stdout.readline().strip() == "ready"
+    assert wait_for(lambda: a2.table().get("h1", {}).get("role") == "joining", 10)
+    p.stdin.write("update leader c-42\n")
+    p.stdin.flush()
+    assert p.stdout.readline().strip() == "updated"
+    assert wait_for(lambda: a2.table().get("h1", {}).get("cluster_id") == "c-42", 5)
+    assert a2.table()["h1"]["role"] == "leader"
+    p.stdin.write("stop\n")
+    p.stdin.flush()
+    assert p.stdout.readline().strip() == "stopped"
+    assert p.wait(10) == 0
+    assert wait_for(lambda: "h1" not in a2.table(), 5)
