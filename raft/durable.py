@@ -387,7 +387,10 @@ class DurableJournal:
         self._meta["commit_index"] = raftCommitIndex
 
     def getRaftCommitIndex(self) -> int:
-        return int(self._meta.get("commit_index", 1))
+        # Never past the last entry on disk: a restarted node must not treat
+        # entries it no longer holds (a cut tail) as committed.
+        last = self._entries[-1][1] if self._entries else 1
+        return min(int(self._meta.get("commit_index", 1)), last)
 
     def setCurrentTerm(self, term: int, votedForNodeId: Any) -> None:
         # Raft: term and vote are durable before any message that reflects them.

@@ -378,30 +378,36 @@ class RaftStore(Store):
     async def _change_membership(self, kind: str, addr: str, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        last = None
+        fut: asyncio.Future[str | None] | None = None
+        last: str | None = None
         while True:
-            wanted = addr in self.voters()
-            if (kind == "add") == wanted and last is not None:
-                # In our configuration already (it takes effect when appended): make
-                # sure it is committed by committing something after it.
+            if (addr in self.voters()) == (kind == "add"):
+                # In our configuration (a change takes effect when appended; a
+                # replica may even have restarted as a voter meanwhile): commit
+                # something after it so that it is committed too.
                 await self.barrier(max(0.5, deadline - loop.time()))
                 return
-            fut: asyncio.Future[str | None] = loop.create_future()
-            self._repl.change_membership(kind, addr, _threadsafe_setter(loop, fut))
+            if fut is None:
+                fut = loop.create_future()
+                self._repl.change_membership(kind, addr, _threadsafe_setter(loop, fut))
             try:
-                last = await asyncio.wait_for(fut, max(0.05, deadline - loop.time()))
+                last = await asyncio.wait_for(
+                    asyncio.shield(fut), max(0.01, min(1.0, deadline - loop.time()))
+                )
+                if last is None:
+                    return
+                fut = None  # refused (another change in flight, leader changing): ask again
+                await asyncio.sleep(0.1)
             except TimeoutError:
-                last = "timeout"
-            if last is None:
-                return
+                pass
             if loop.time() >= deadline:
                 raise MembershipError(
-                    f"could not {kind} voter {addr} within {timeout}s (last answer: {last}); "
-                    "a previous change may still be committing, or there is no quorum",
+                    f"could not {kind} voter {addr} within {timeout}s (last answer: "
+                    f"{last or 'none'}); a previous change may still be committing, or there "
+                    "is no quorum",
                     address=addr,
                     reason=last,
                 )
-            await asyncio.sleep(0.1)
 
     # -- status, maintenance ------------------------------------------------
     def status(self) -> dict[str, Any]:

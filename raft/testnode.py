@@ -353,6 +353,7 @@ class NodeProcess:
         if self.tuning:
             cmd += ["--tuning", json.dumps(self.tuning)]
         env = dict(os.environ, **{SECRET_ENV: self.secret})
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         logf = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = await asyncio.create_subprocess_exec(
             *cmd,
