@@ -27,6 +27,7 @@ from peer.ha.maintenance import draining_hosts, plan_evacuation
 from peer.ha.migrations import migration_outcomes
 from peer.ha.recovery import RecoveryPlan
 from peer.ha.recovery import plan_recovery as _plan_recovery
+from peer.ha.requested import pending_migrations, plan_requested
 from peer.scheduler import records
 from peer.scheduler.events import event_ops
 from peer.scheduler.loop import Ops, SchedulerLoop, commit_each
@@ -149,6 +150,8 @@ class HAManager:
         state = read_state(self.store)
         report.migrations_finished = await self._settle_migrations(state, now)
 
+        report.migrations_started += await self._start_requested(policy, ok, why, alive, now)
+
         state = read_state(self.store)
         evac = plan_evacuation(state, Placer(state, policy, ok, why), draining_hosts(state, alive))
         report.migrations_started = await self.scheduler.start_moves(state, evac.moves, now)
@@ -206,6 +209,8 @@ class HAManager:
                     *self._event(now, "vm.ha_restart", vm.id, msg, r.target, "warning"),
                 ]
             )
+            if r.kind != "restart" and (task := self._task_ops(vm, now, state="failed", error=msg)):
+                items.append(task)
         await commit_each(self.store, items, self.batch)
         for r in plan.restarts:  # report what actually committed
             rec = self.store.get("vms", r.vm)
@@ -235,11 +240,60 @@ class HAManager:
             )
         await commit_each(self.store, items, self.batch)
 
+    def _task_ops(self, vm: Vm, now: float, **changes: Any) -> Ops:
+        """Move the API task behind ``vm``'s migration along (if it has one)."""
+        tid = vm.migration.get("task") if vm.migration else None
+        rec = self.store.get("tasks", tid) if isinstance(tid, str) else None
+        if rec is None or rec.value.get("state") in ("done", "failed", "cancelled"):
+            return []
+        value = {**rec.value, **changes, "updated_at": now}
+        return [put("tasks", rec.key, value, rec.version)]
+
+    async def _start_requested(
+        self,
+        policy: SchedulerPolicy,
+        ok: list[str],
+        why: dict[str, str],
+        alive: set[str],
+        now: float,
+    ) -> int:
+        """Turn the API's pending migrate tasks into migration intents (or fail them)."""
+        tasks = pending_migrations(self.store.scan("tasks"))
+        if not tasks:
+            return 0
+        state = read_state(self.store)
+        plan = plan_requested(state, Placer(state, policy, ok, why), tasks, alive)
+        items: list[Ops] = []
+        for t, m in plan.moves:
+            vm = state.vms[m.vm]
+            params = {**t.params, "target": m.target}
+            task = {**t.value, "state": "running", "node": m.source, "params": params}
+            text = f"{m.kind} migration of {vm.title} from {m.source} to {m.target} ({m.reason})"
+            items.append(
+                [
+                    put("vms", vm.id, records.moving(vm, m, now, task=t.id), vm.version),
+                    put("tasks", t.id, {**task, "updated_at": now}, t.version),
+                    *self._event(now, "vm.migration_requested", vm.id, text, m.source),
+                ]
+            )
+        for t, err in plan.failed:
+            task = {**t.value, "state": "failed", "error": err, "updated_at": now}
+            items.append(
+                [
+                    put("tasks", t.id, task, t.version),
+                    *self._event(now, "vm.migration_refused", t.vm, err, None, "warning"),
+                ]
+            )
+        await commit_each(self.store, items, self.batch)
+        return len(plan.moves)
+
     async def _settle_migrations(self, state: ClusterState, now: float) -> int:
         out = migration_outcomes(state)
         items: list[Ops] = []
         for vm_id in out.finished:
             vm = state.vms[vm_id]
+            if task := self._task_ops(vm, now, state="done", progress=1.0):
+                items.append(task)  # its own commit: a progress update must not block this
             items.append(
                 [
                     put("vms", vm_id, records.migration_done(vm), vm.version),
@@ -255,6 +309,8 @@ class HAManager:
         for vm_id, (source, err) in out.failed.items():
             vm = state.vms[vm_id]
             msg = f"migration of {vm.title} to {vm.placement} failed ({err}); it stays on {source}"
+            if task := self._task_ops(vm, now, state="failed", error=msg):
+                items.append(task)
             items.append(
                 [
                     put("vms", vm_id, records.reverted(vm, source), vm.version),

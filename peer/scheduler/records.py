@@ -28,7 +28,7 @@ def with_error(vm: Vm, message: str | None) -> Value:
     return v
 
 
-def moving(vm: Vm, move: Move, now: float) -> Value:
+def moving(vm: Vm, move: Move, now: float, task: str | None = None) -> Value:
     """Placement goes to the target at once, with an intent telling both
     reconcilers how to hand the VM over (docs/ha.md, "Migration intents")."""
     v = placed(vm, move.target)
@@ -39,6 +39,7 @@ def moving(vm: Vm, move: Move, now: float) -> Value:
         "source_epoch": vm.epoch,
         "reason": move.reason,
         "started_at": now,
+        "task": task,  # the API's migrate task this fulfils, if any
     }
     return v
 

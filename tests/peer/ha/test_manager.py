@@ -282,3 +282,37 @@ async def test_running_loop_places_and_fails_over_in_real_time():
         stop_renewing.set()
         m.stop()
         await asyncio.wait_for(asyncio.gather(task, beat), 5.0)
+
+
+async def test_api_migrate_tasks_become_intents_or_fail_with_a_reason():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    hosts = [host("h1"), host("h2"), host("h3", state="maintenance")]
+    vms = [vm("a", placement="h1", epoch=1), vm("b", placement="h1", epoch=1)]
+    await seed(store, wall, hosts, vms, status=[running("a", "h1", 1)])
+
+    def task(vid, target):
+        return {
+            "kind": "migrate",
+            "resource": f"vms/{vid}",
+            "node": "h1",
+            "state": "pending",
+            "progress": 0.0,
+            "cancel": False,
+            "error": None,
+            "user": "ann",
+            "params": {"target": target, "live": True},
+        }
+
+    await store.commit([put("tasks", "t1", task("a", None)), put("tasks", "t2", task("b", "h3"))])
+    m = manager(store, wall, mono)
+    await m.step()
+    a, t1, t2 = vmrec(store, "a"), store.get("tasks", "t1").value, store.get("tasks", "t2").value
+    assert a["placement"] == "h2" and a["migration"]["kind"] == "live"
+    assert a["migration"]["task"] == "t1" and a["migration"]["reason"] == "requested by ann"
+    assert t1["state"] == "running" and t1["params"]["target"] == "h2"
+    assert t2["state"] == "failed"
+    assert t2["error"] == "h3 cannot take b: no host is available for VMs (h3 is in maintenance)"
+    await store.put("vm_status", "a", {"node": "h2", "epoch": 2, "state": "running"})
+    await m.step()
+    assert store.get("tasks", "t1").value["state"] == "done"
+    assert vmrec(store, "a")["migration"] is None
