@@ -1,0 +1,1 @@
+"""``quantix``: the command-line client of the Quantix API."""
