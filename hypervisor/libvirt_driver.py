@@ -255,8 +255,7 @@ class LibvirtDriver(Driver):
         return self._info(self._dom(vm_id))
 
     def create(self, spec: VmSpec, epoch: int = 0) -> DomainInfo:
-        with contextlib.suppress(E.DomainNotFound):
-            self._dom(spec.vm_id)
+        if spec.domain_name in self.conn.domain_names():
             raise E.DomainExists(f"VM {spec.vm_id} is already defined on this host")
         paths = self.paths(spec.vm_id)
         paths.check()
@@ -362,10 +361,18 @@ class LibvirtDriver(Driver):
         self._dom(vm_id).reboot()
 
     def pause(self, vm_id: str) -> None:
-        self._dom(vm_id).suspend()
+        dom = self._dom(vm_id)
+        state, _ = dom.state()
+        if state != "running":
+            raise E.InvalidState(f"VM {vm_id} is {state}: only a running VM can be paused")
+        dom.suspend()
 
     def resume(self, vm_id: str) -> None:
-        self._dom(vm_id).resume()
+        dom = self._dom(vm_id)
+        state, _ = dom.state()
+        if state != "paused":
+            raise E.InvalidState(f"VM {vm_id} is {state}, not paused")
+        dom.resume()
 
     def delete(self, vm_id: str, remove_disks: bool = False) -> None:
         paths = self.paths(vm_id)

@@ -171,12 +171,18 @@ class PoolStorage:
         return _vol_info(pool, vol)
 
     def _backing_capacity(self, path: str) -> int:
-        if not Path(path).exists():
-            raise E.ImageNotFound(f"base image {path} does not exist")
+        """The base's virtual size: from the pool that holds it, else the file's size."""
         try:
             return self.conn.volume_by_path(path).info()["capacity"]
         except E.HypervisorError:
-            return Path(path).stat().st_size
+            pass
+        if not Path(path).is_file():
+            raise E.ImageNotFound(f"base image {path} does not exist")
+        with open(path, "rb") as f:
+            head = f.read(32)
+        if head[:4] == b"QFI\xfb":  # qcow2: the virtual size is a big-endian u64 at 24
+            return int.from_bytes(head[24:32], "big")
+        return Path(path).stat().st_size
 
     def resize_volume(self, pool: str, name: str, size_bytes: int) -> VolumeInfo:
         vol = self._volume(pool, name)
