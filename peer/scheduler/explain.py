@@ -57,7 +57,7 @@ class Explainer:
             (lambda i: i not in banned, lambda r: self._group_msg("anti_affinity", r, groups)),
             (
                 lambda i: allowed is None or i in allowed,
-                lambda r: self._group_msg("affinity", r, groups),
+                lambda r: self._group_msg("affinity", sorted(allowed or ()), groups),
             ),
             (lambda i: p.used_m[i] + vm.memory_mib <= p.cap_m[i] + 1e-9, self._memory_msg),
             (lambda i: p.used_c[i] + vm.vcpus <= p.cap_c[i] + 1e-9, self._cpu_msg),
@@ -102,7 +102,10 @@ class Explainer:
         hosts = _names([self.p.ids[i] for i in remaining])
         if kind == "anti_affinity":
             return f"anti-affinity group {label} already has a VM on every suitable host ({hosts})"
-        return f"affinity group {label} keeps its VMs on hosts that cannot take it"
+        return (
+            f"affinity group {label} keeps its VMs on {hosts}, "
+            "which this VM cannot use (labels or storage)"
+        )
 
     def _memory_msg(self, remaining: list[int]) -> str:
         p = self.p

@@ -176,3 +176,18 @@ def test_cluster_settings_override_the_defaults_field_by_field():
     merged = base.merged({"strategy": "pack", "cpu_overcommit": 2, "drs_mode": "bogus", "x": 1})
     assert merged.strategy == "pack" and merged.cpu_overcommit == 2.0
     assert merged.drs_mode == base.drs_mode
+
+
+def test_affinity_conflicting_with_storage_names_the_groups_host():
+    groups = [("pair", {"kind": "affinity", "vms": ["a", "b"]})]
+    pools = [("local-h2", {"shared": False, "nodes": ["h2"]}), ("shared", {"shared": True})]
+    state = cluster(
+        [host("h1"), host("h2")],
+        [vm("a", placement="h1"), vm("b", pool="local-h2")],
+        groups=groups,
+        pools=pools,
+    )
+    assert place(state).errors["b"] == (
+        "cannot place b: affinity group 'pair' keeps its VMs on h1, which this VM cannot use"
+        " (labels or storage)"
+    )
