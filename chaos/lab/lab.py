@@ -32,6 +32,7 @@ from typing import Any
 
 from chaos.lab import addressing as an
 from chaos.lab import system
+from chaos.lab.capture import count_udp_packets
 from chaos.lab.errors import LabError, LabStateError, UnknownHost
 from chaos.lab.http import ApiError, get_json
 from chaos.lab.nodeconf import render_node_yaml
@@ -323,6 +324,10 @@ class Lab:
 
         wait_for(look, timeout, interval=0.5)
         return found[0] if found else None
+
+    def mdns_packets(self, seconds: float) -> int:
+        """mDNS packets (UDP 5353) the lab's hosts put on the bridge during ``seconds``."""
+        return count_udp_packets(self.state().bridge, seconds)
 
     # -- tearing down ------------------------------------------------------------
 
