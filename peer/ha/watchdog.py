@@ -9,30 +9,42 @@ machine down with all its simulated hosts.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DEVICE = Path("/dev/watchdog")
+# linux/watchdog.h: _IOWR('W', 6, int)
+WDIOC_SETTIMEOUT = 0xC0045706
 
 
 class Watchdog:
     """``open`` once, ``feed`` after each lease renewal, ``stop`` when fencing
     (permanent), ``close`` only on an orderly daemon shutdown (disarms it)."""
 
-    def __init__(self, enabled: bool, device: Path = DEFAULT_DEVICE) -> None:
+    def __init__(
+        self, enabled: bool, device: Path = DEFAULT_DEVICE, timeout: int | None = None
+    ) -> None:
         self.enabled = enabled
         self.device = device
+        # Seconds without a feed before the host resets; at most fence_after, so the
+        # reset lands before the leader restarts anything (docs/ha.md, timings).
+        self.timeout = timeout
         self._fd: int | None = None
         self.stopped = False
 
     @classmethod
     def from_config(cls, config: Any) -> Watchdog:
-        """From the node configuration's ``watchdog`` flag (off when absent)."""
-        return cls(bool(getattr(config, "watchdog", False)))
+        """From the node configuration's ``watchdog`` flag (off when absent); the
+        timeout is ``fence_after`` rounded down."""
+        fence_after = getattr(config, "fence_after", None)
+        timeout = max(1, int(fence_after)) if isinstance(fence_after, (int, float)) else None
+        return cls(bool(getattr(config, "watchdog", False)), timeout=timeout)
 
     def open(self) -> None:
         if not self.enabled:
@@ -43,7 +55,12 @@ class Watchdog:
             return
         # Opening arms the timer: from now on the host resets unless fed.
         self._fd = os.open(self.device, os.O_WRONLY)
-        log.info("hardware watchdog %s armed", self.device)
+        if self.timeout is not None:
+            try:
+                fcntl.ioctl(self._fd, WDIOC_SETTIMEOUT, struct.pack("i", self.timeout))
+            except OSError as e:
+                log.warning("cannot set the watchdog timeout to %d s: %s", self.timeout, e)
+        log.info("hardware watchdog %s armed (timeout %s s)", self.device, self.timeout)
 
     @property
     def armed(self) -> bool:
