@@ -28,10 +28,12 @@ What it changes from pysyncobj's defaults, and why:
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import fcntl
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +54,11 @@ from pysyncobj.transport import TCPTransport
 
 from raft.durable import DurableJournal, fsync_dir, read_snapshot, write_snapshot
 from raft.errors import StoreError
+
+# pysyncobj's win_inet_pton module replaces socket.inet_ntop with a Windows-only
+# ctypes shim on every platform (an indentation slip), which breaks IPv6
+# formatting for the whole process (psutil, zeroconf, ...). Put the real one back.
+socket.inet_ntop = _socket.inet_ntop
 
 log = logging.getLogger(__name__)
 

@@ -187,3 +187,12 @@ async def test_local_store_still_works():
     await s.put("vms", "a", {"n": 1})
     c = await w.next(1)
     assert c is not None and c.key == "a" and s.status()["role"] == "leader"
+
+
+def test_importing_the_store_leaves_the_socket_module_working():
+    """pysyncobj swaps in a Windows-only socket.inet_ntop; the adapter undoes it."""
+    import socket
+
+    import raft.pysyncobj_adapter  # noqa: F401
+
+    assert socket.inet_ntop(socket.AF_INET6, b"\0" * 15 + b"\1") == "::1"
