@@ -171,3 +171,23 @@ def test_thirty_two_hosts(lab: Lab) -> None:
 
 def test_running_as_root() -> None:
     assert os.geteuid() == 0, "the lab needs root (network namespaces)"
+
+
+def test_foreground_tears_down_on_sigterm(tmp_path: Path) -> None:
+    name = lab_name()
+    lab = Lab(name, tmp_path / "labs")
+    out = tmp_path / "out.txt"
+    argv = [sys.executable, "-m", "chaos.lab", "--name", name, "--root", str(lab.root), "up",
+            "--nodes", "2", "--peer-cmd", " ".join(STANDIN), "--foreground"]  # fmt: skip
+    with open(out, "w") as f:
+        proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: "Ctrl-C" in out.read_text(), 15), out.read_text()
+        assert all(h.url in out.read_text() for h in lab.hosts())
+        assert wait_for(lambda: all(reachable(h.address) for h in lab.hosts()), 15)
+        proc.terminate()
+        assert proc.wait(30) == 0
+        assert leftovers(lab) == []
+    finally:
+        proc.kill()
+        lab.down()
