@@ -76,10 +76,13 @@ def cluster_view(req: ApiRequest) -> dict[str, Any]:
     store = req.store
     st = store.status()
     now = time.time()
-    leader = st.get("leader")
     nodes = {r.key: r.value for r in store.scan("nodes")}
+    # Raft knows hosts by their raft address; people and the API by node id.
+    by_addr = {n.get("raft_addr"): nid for nid, n in nodes.items() if n.get("raft_addr")}
+    leader = by_addr.get(st.get("leader"), st.get("leader"))
+    voters = {by_addr.get(a, a) for a in st.get("voters") or []}
     leases = {r.key: r.value for r in store.scan("leases")}
-    ids = sorted(set(nodes) | {str(m) for m in st.get("members") or []})
+    ids = sorted(set(nodes) | {by_addr.get(m, str(m)) for m in st.get("members") or []})
     members = []
     for nid in ids:
         n = nodes.get(nid, {})
@@ -91,7 +94,7 @@ def cluster_view(req: ApiRequest) -> dict[str, Any]:
                 "address": n.get("address"),
                 "state": n.get("state"),
                 "leader": nid == leader,
-                "voter": n.get("voter"),
+                "voter": nid in voters if voters else n.get("voter"),
                 "lease_age_s": round(now - float(renewed), 3) if renewed is not None else None,
             }
         )

@@ -1,0 +1,409 @@
+"""``quantix peer``: the daemon every host runs.
+
+Start-up order: identity (node id, TLS certificate) -> the API server (health,
+status, join and adopt answer at once, before the host is in a cluster) -> mDNS
+announcements -> either the saved cluster membership (restart) or cluster
+formation (peer/formation.py) -> once a member: the Raft store, then the loops
+(lease renewal, HA/scheduler, voter management, node record, reconciler).
+
+SIGTERM/SIGINT: stop the loops, say goodbye on mDNS, close the API, stop the
+Raft node (its journal is synced), exit 0. A restart comes back into the same
+cluster from ``<data_dir>/cluster.json`` and the Raft journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from discovery.adopt import AdoptPayload
+from discovery.model import Announcement
+from discovery.service import Discovery
+from peer import __version__
+from peer.api.app import build_app
+from peer.auth.users import ensure_initial_admin
+from peer.config import ConfigError, NodeConfig, load_config
+from peer.context import PeerContext
+from peer.formation import Formation
+from peer.identity import Membership, ensure_node_id, pick_address, system_hostname, write_file
+from peer.join import JoinResponder, send_adoption
+from peer.join import routes as join_routes
+from peer.logs import kv, setup_logging
+from peer.node_record import NodeRecorder
+from peer.pending import PendingStore
+from peer.tls import ensure_certificate, server_context
+from raft.errors import Conflict, StoreError
+from raft.node import RaftStore
+from raft.store import put
+
+log = logging.getLogger("peer")
+
+INITIAL_PASSWORD_FILE = "initial-admin-password"  # noqa: S105 (a file name, not a secret)
+
+
+class Peer:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.data_dir = config.data_dir
+        self.membership = Membership(self.data_dir)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._loops: list[Any] = []
+        self.runner: web.AppRunner | None = None
+        self.discovery: Discovery | None = None
+        self.store: RaftStore | None = None
+        self.formation: Formation | None = None
+
+    # -- start-up --------------------------------------------------------------
+    async def run(self) -> int:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        node_id = ensure_node_id(self.data_dir)
+        hostname = self.config.hostname or system_hostname()
+        address = pick_address(self.config.mgmt_address, self.config.mgmt_interface)
+        cert, key = ensure_certificate(self.data_dir / "tls", hostname, address)
+        self.cert_fp = _der_fp(cert)
+        saved = self.membership.load()
+        cluster_name = saved.get("cluster_name") or self.config.cluster_name
+        secret = self.membership.secret() or self.config.cluster_secret
+        if self.config.cluster_secret and not self.membership.secret():
+            self.membership.save_secret(self.config.cluster_secret)
+        role = "factory" if cluster_name is None else "joining"
+        self.ctx = PeerContext(
+            config=self.config,
+            store=PendingStore(node_id, role),
+            node_id=node_id,
+            hostname=hostname,
+            address=address,
+        )
+        self.ctx.status_providers.append(self._status)
+        log.info(
+            "starting",
+            extra=kv(node=node_id, host=hostname, address=address, cluster=cluster_name or "-"),
+        )
+        await self._serve_api(cert, key)
+        await self._start_discovery(cluster_name, role, saved.get("cluster_id", ""))
+        if saved.get("joined") and cluster_name and secret:
+            await self.become_member(
+                cluster_name,
+                saved["cluster_id"],
+                secret,
+                voters=list(saved.get("voters") or []),
+                voter=bool(saved.get("voter")),
+                bootstrap=False,
+            )
+        elif cluster_name and secret:
+            self._start_formation(cluster_name, secret)
+        else:
+            self.ctx.services["accept_adoption"] = self.accept_adoption
+            log.info("factory state: waiting to be adopted", extra=kv(node=node_id))
+        await self._stop.wait()
+        await self.shutdown()
+        return 0
+
+    async def _serve_api(self, cert: Path, key: Path) -> None:
+        app = build_app(self.ctx, extra_routes=[join_routes])
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        site = web.TCPSite(
+            self.runner,
+            self.ctx.address,
+            self.config.api_port,
+            ssl_context=server_context(cert, key),
+            reuse_address=True,
+        )
+        await site.start()
+        sock_path = self.config.local_socket or (self.data_dir / "peer.sock")
+        with contextlib.suppress(FileNotFoundError):
+            sock_path.unlink()
+        old_umask = os.umask(0o177)  # the socket is created 0600: root-only by construction
+        try:
+            await web.UnixSite(self.runner, str(sock_path)).start()
+        finally:
+            os.umask(old_umask)
+        log.info(
+            "api listening",
+            extra=kv(url=f"https://{self.ctx.address}:{self.config.api_port}/", socket=sock_path),
+        )
+
+    async def _start_discovery(self, cluster_name: str | None, role: str, cluster_id: str) -> None:
+        me = Announcement(
+            node_id=self.ctx.node_id,
+            cluster_name=cluster_name or "",
+            api_port=self.config.api_port,
+            raft_port=self.config.raft_port,
+            version=__version__,
+            role=role,  # type: ignore[arg-type]
+            cluster_id=cluster_id,
+            hostname=self.ctx.hostname[:63],
+        )
+        address = None if self.config.mgmt_interface else self.ctx.address
+        self.discovery = Discovery(me, address, interface=self.config.mgmt_interface)
+        await self.discovery.async_start()
+        self.ctx.services["discovery"] = self.discovery
+
+    def _start_formation(self, cluster_name: str, secret: str) -> None:
+        assert self.discovery is not None
+        self.formation = Formation(self, cluster_name, secret)
+        self._spawn(self.formation.run())
+
+    # -- membership ------------------------------------------------------------
+    async def become_member(
+        self,
+        cluster_name: str,
+        cluster_id: str,
+        secret: str,
+        *,
+        voters: list[str],
+        voter: bool,
+        bootstrap: bool,
+    ) -> None:
+        """Start the Raft node and everything that needs one."""
+        raft_addr = f"{self.ctx.address}:{self.config.raft_port}"
+        partners = [v for v in voters if v != raft_addr]
+        store = RaftStore(
+            raft_addr,
+            partners,
+            self.data_dir / "raft",
+            secret,
+            voter=voter or bootstrap,
+            bind_addr=raft_addr,
+            node_id=self.ctx.node_id,
+        )
+        await store.start()
+        self.store = store
+        self.ctx.store = store
+        self.membership.save(
+            joined=True,
+            cluster_name=cluster_name,
+            cluster_id=cluster_id,
+            voters=voters or [raft_addr],
+            voter=voter or bootstrap,
+        )
+        self.membership.save_secret(secret)
+        if bootstrap:
+            await self._found_cluster(cluster_name, cluster_id, raft_addr)
+        self.ctx.services.pop("accept_adoption", None)
+        self.ctx.services["join"] = JoinResponder(
+            cluster_name, cluster_id, self.ctx.node_id, secret, self.cert_fp
+        )
+        self.ctx.services["adopt"] = self.adopt
+        self.ctx.services["remove_node"] = self.remove_node
+        self._cluster_name, self._cluster_id, self._secret = cluster_name, cluster_id, secret
+        if self.discovery is not None:
+            await self.discovery.async_update(
+                cluster_name=cluster_name, cluster_id=cluster_id, role="member"
+            )
+        self._start_loops()
+        log.info("member of the cluster", extra=kv(cluster=cluster_name, raft=raft_addr))
+
+    async def _found_cluster(self, cluster_name: str, cluster_id: str, raft_addr: str) -> None:
+        assert self.store is not None
+        deadline = time.monotonic() + 30
+        while not self.store.is_leader:
+            if time.monotonic() > deadline:
+                raise StoreError("the new single-node cluster elected no leader in 30 s")
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(Conflict):
+            await self.store.commit(
+                [
+                    put(
+                        "meta",
+                        "cluster",
+                        {
+                            "name": cluster_name,
+                            "id": cluster_id,
+                            "created_at": time.time(),
+                            "bootstrap_node": self.ctx.node_id,
+                        },
+                        expect="absent",
+                    )
+                ]
+            )
+        password = await ensure_initial_admin(self.store)
+        if password is not None:
+            write_file(self.data_dir / INITIAL_PASSWORD_FILE, password + "\n", 0o600)
+            # Printed once, on this host's own terminal (never into the log file).
+            print(
+                f"\nQuantix cluster {cluster_name!r} created.\n"
+                f"  URL:      https://{self.ctx.address}:{self.config.api_port}/\n"
+                f"  login:    admin\n"
+                f"  password: {password}\n"
+                f"  (also in {self.data_dir / INITIAL_PASSWORD_FILE}, readable by root only)\n",
+                file=sys.stdout,
+                flush=True,
+            )
+        log.info("bootstrapped a new cluster", extra=kv(cluster=cluster_name, id=cluster_id))
+
+    def _start_loops(self) -> None:
+        assert self.store is not None
+        from peer.ha.lease import LeaseRenewer
+        from peer.ha.manager import HAManager
+        from peer.membership import MembershipManager
+
+        cfg = self.config
+        renewer = LeaseRenewer(
+            self.store,
+            self.ctx.node_id,
+            heartbeat=cfg.heartbeat,
+            fence_after=cfg.fence_after,
+            on_fence=self._on_fence,
+        )
+        ha = HAManager.from_context(self.ctx)
+        members = MembershipManager(
+            self.store, heartbeat=cfg.heartbeat, fence_after=cfg.fence_after
+        )
+        recorder = NodeRecorder(self.ctx, self.membership)
+        self.ctx.services["ha"] = ha
+        for loop in (renewer, ha, members, recorder):
+            self._loops.append(loop)
+            self._spawn(loop.run())
+        self._start_reconciler()
+
+    def _start_reconciler(self) -> None:
+        """Run the VMs placed on this host, when a hypervisor driver is available."""
+        try:
+            from peer.reconciler.service import start_reconciler
+        except ImportError:
+            log.info("no reconciler in this build: VMs are not run on this host")
+            return
+        self._spawn(start_reconciler(self.ctx, self._loops))
+
+    async def _on_fence(self, *_: Any) -> None:
+        log.error("fencing: could not renew the lease; stopping HA VMs on this host")
+        fence = self.ctx.services.get("fence_vms")
+        if fence is not None:
+            await fence()
+
+    # -- hooks for the API -------------------------------------------------------
+    async def adopt(self, node_id: str, record: dict[str, Any]) -> None:
+        url = f"https://{record['address']}:{record.get('api_port', 8443)}"
+        payload = AdoptPayload(
+            cluster_name=self._cluster_name,
+            cluster_id=self._cluster_id,
+            sponsor=self.ctx.node_id,
+            secret=self._secret,
+        )
+        await send_adoption(url, payload)
+        log.info("adoption sent", extra=kv(node=node_id, url=url))
+
+    async def accept_adoption(self, payload: AdoptPayload) -> None:
+        if self.formation is not None or self.store is not None:
+            raise ValueError("this host is already joining a cluster")
+        self.ctx.services.pop("accept_adoption", None)
+        self.membership.save(cluster_name=payload.cluster_name, adopted_by=payload.sponsor)
+        self.membership.save_secret(payload.secret)
+        if isinstance(self.ctx.store, PendingStore):
+            self.ctx.store.role = "joining"
+        if self.discovery is not None:
+            await self.discovery.async_update(cluster_name=payload.cluster_name, role="joining")
+        log.info("adopted", extra=kv(cluster=payload.cluster_name, sponsor=payload.sponsor))
+        self._start_formation(payload.cluster_name, payload.secret)
+
+    async def remove_node(self, node_id: str) -> None:
+        assert self.store is not None
+        rec = self.store.get("nodes", node_id)
+        if rec is None:
+            raise ValueError(f"no node {node_id}")
+        addr = rec.value.get("raft_addr")
+        if addr and addr in self.store.voters():
+            await self.store.remove_voter(addr)
+        await self.store.commit(
+            [put("nodes", node_id, dict(rec.value, state="removed", voter=False), rec.version)]
+        )
+
+    # -- status and shutdown -----------------------------------------------------
+    def _status(self) -> dict[str, Any]:
+        st: dict[str, Any] = {"api_port": self.config.api_port, "raft_port": self.config.raft_port}
+        if self.formation is not None:
+            st["formation"] = self.formation.status()
+        join = self.ctx.services.get("join")
+        if isinstance(join, JoinResponder):
+            st.update(join.status())
+        if self.discovery is not None:
+            st["discovery"] = self.discovery.status()
+        return st
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def shutdown(self) -> None:
+        log.info("shutting down")
+        for loop in self._loops:
+            stop = getattr(loop, "stop", None)
+            if stop is not None:
+                res = stop()
+                if asyncio.iscoroutine(res):
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(res, 5)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.discovery is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.discovery.async_stop(), 5)
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.store is not None:
+            await self.store.stop()
+        log.info("stopped")
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a peer task failed", exc_info=task.exception())
+
+
+def _der_fp(cert: Path) -> str:
+    import hashlib
+    import ssl
+
+    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    return hashlib.sha256(der).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="quantix peer", description="Run this host's Quantix peer.")
+    ap.add_argument("--config", type=Path, default=Path("/etc/quantix/node.yaml"))
+    args = ap.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"quantix peer: {e}", file=sys.stderr)
+        return 2
+    setup_logging(config.log_level)
+    peer = Peer(config)
+
+    async def _main() -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, peer.request_stop)
+        return await peer.run()
+
+    try:
+        return asyncio.run(_main())
+    except StoreError as e:
+        log.error("cannot run: %s", e.message)
+        return 1
+    except OSError as e:
+        log.error("cannot run: %s", e)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Cluster formation: from "I know a cluster name and secret" to member.
+
+Each pass asks the bootstrap rule (discovery/bootstrap.py) what to do with the
+hosts mDNS shows: wait, bootstrap a new cluster, or join an existing one through
+the authenticated handshake (peer/join.py). Seeds from node.yaml are tried too,
+for networks where multicast does not pass. A refusal (wrong secret) is kept in
+the status and retried slowly: the admin may fix the secret on the other side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any, Protocol
+
+from discovery.bootstrap import Decision
+from peer import __version__
+from peer.join import JoinRefused, request_join
+from peer.logs import kv
+
+log = logging.getLogger("peer.formation")
+
+RETRY_AFTER_REFUSAL = 3.0
+
+
+def new_cluster_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class _Peer(Protocol):
+    config: Any
+    ctx: Any
+    discovery: Any
+
+    async def become_member(
+        self,
+        cluster_name: str,
+        cluster_id: str,
+        secret: str,
+        *,
+        voters: list[str],
+        voter: bool,
+        bootstrap: bool,
+    ) -> None: ...
+
+
+class Formation:
+    def __init__(self, peer: _Peer, cluster_name: str, secret: str) -> None:
+        self.peer = peer
+        self.cluster_name = cluster_name
+        self.secret = secret
+        self.started = time.time()
+        self.decision: Decision | None = None
+        self.error: str | None = None
+        self.done = False
+        self._changed = asyncio.Event()
+
+    def status(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "done": self.done,
+            "action": d.action if d else None,
+            "reason": d.reason if d else None,
+            "target": d.target.node_id if d and d.target else None,
+            "join_error": self.error,
+        }
+
+    def _host(self) -> dict[str, Any]:
+        cfg = self.peer.config
+        return {
+            "hostname": self.peer.ctx.hostname[:63],
+            "address": self.peer.ctx.address,
+            "api_port": cfg.api_port,
+            "raft_port": cfg.raft_port,
+            "version": __version__,
+        }
+
+    async def run(self) -> None:
+        disc = self.peer.discovery
+        unsubscribe = disc.subscribe(lambda *_: self._changed.set())
+        try:
+            while not self.done:
+                self._changed.clear()
+                if await self._try_seeds():
+                    break
+                d = disc.decide(self.peer.config.settle_window)
+                if d != self.decision:
+                    log.info("formation", extra=kv(action=d.action, reason=d.reason))
+                self.decision = d
+                if d.action == "bootstrap":
+                    await self.peer.become_member(
+                        self.cluster_name,
+                        new_cluster_id(),
+                        self.secret,
+                        voters=[],
+                        voter=True,
+                        bootstrap=True,
+                    )
+                    self.done = True
+                elif d.action == "join" and d.target is not None:
+                    if await self._join(d.target.api_url):
+                        break
+                    await asyncio.sleep(RETRY_AFTER_REFUSAL)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), 0.25)
+        finally:
+            unsubscribe()
+
+    async def _try_seeds(self) -> bool:
+        for seed in self.peer.config.seeds:
+            if await self._join(f"https://{seed}"):
+                return True
+        return False
+
+    async def _join(self, api_url: str) -> bool:
+        try:
+            adm = await request_join(
+                api_url, self.cluster_name, self.secret, self.peer.ctx.node_id, self._host()
+            )
+        except JoinRefused as e:
+            if e.reason != self.error:
+                log.warning("join refused", extra=kv(url=api_url, reason=e.reason))
+            self.error = e.reason
+            return False
+        self.error = None
+        await self.peer.become_member(
+            self.cluster_name,
+            str(adm["cluster_id"]),
+            self.secret,
+            voters=[str(v) for v in adm["voters"]],
+            voter=False,
+            bootstrap=False,
+        )
+        self.done = True
+        return True

@@ -1,0 +1,156 @@
+"""Who votes: the leader keeps 3 (or 5) voters among healthy hosts.
+
+Every host joins as a read-only replica that holds the whole state. The leader
+promotes replicas while there are fewer voters than the target — 3 while the
+cluster has fewer than 5 hosts, 5 from then on, never more than there are hosts —
+and replaces a voter whose lease has been stale for longer than ``voter_gone_after``
+by a healthy replica, so a lost voter does not leave the cluster one failure from
+losing quorum. One change at a time, each awaited until committed.
+
+mDNS never enters into it: only Raft-committed leases say whether a host is alive.
+The decision is a pure function of the state (``plan``); ``MembershipManager``
+commits and performs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from peer.logs import kv
+from raft.errors import StoreError
+from raft.store import Store, put
+
+log = logging.getLogger("peer.membership")
+
+
+def target_voters(hosts: int) -> int:
+    return min(hosts, 3 if hosts < 5 else 5)
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # "add" | "remove"
+    node_id: str
+    raft_addr: str
+    reason: str
+
+
+def plan(
+    nodes: dict[str, dict[str, Any]],
+    voters: set[str],
+    lease_age: dict[str, float],
+    healthy_within: float,
+    voter_gone_after: float,
+) -> Change | None:
+    """The next membership change, or None. Pure.
+
+    ``nodes``: node id -> record (``raft_addr``, ``state``); ``voters``: the raft
+    addresses that vote now; ``lease_age``: node id -> seconds since its last
+    committed renewal (missing = never renewed).
+    """
+    live = {nid: n for nid, n in nodes.items() if n.get("state") != "removed"}
+    by_addr = {n.get("raft_addr"): nid for nid, n in live.items()}
+
+    def healthy(nid: str) -> bool:
+        return lease_age.get(nid, float("inf")) <= healthy_within
+
+    target = target_voters(len(live))
+    replicas = sorted(
+        nid for nid, n in live.items() if n.get("raft_addr") not in voters and healthy(nid)
+    )
+    gone = sorted(
+        by_addr[a]
+        for a in voters
+        if a in by_addr and lease_age.get(by_addr[a], float("inf")) > voter_gone_after
+    )
+    if len(voters) < target and replicas:
+        nid = replicas[0]
+        return Change("add", nid, live[nid]["raft_addr"], f"{len(voters)} voters, want {target}")
+    if gone and replicas:
+        nid = gone[0]
+        return Change("remove", nid, live[nid]["raft_addr"], "voter's lease is stale: replacing it")
+    if len(voters) > target:
+        # More voters than wanted (hosts were removed): drop a stale one first.
+        extra = gone or sorted(by_addr[a] for a in voters if a in by_addr)
+        if extra:
+            nid = extra[-1]
+            return Change("remove", nid, live[nid]["raft_addr"], f"want {target} voters")
+    return None
+
+
+class VotingStore(Protocol):
+    def voters(self) -> list[str]: ...
+    async def add_voter(self, addr: str, timeout: float = ...) -> None: ...
+    async def remove_voter(self, addr: str, timeout: float = ...) -> None: ...
+
+
+class MembershipManager:
+    """Runs on every peer; acts only while this peer leads."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        heartbeat: float,
+        fence_after: float,
+        voter_gone_after: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.heartbeat = heartbeat
+        self.healthy_within = fence_after
+        self.voter_gone_after = max(voter_gone_after, 2 * fence_after)
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.store.is_leader:
+                    await self.step()
+            except StoreError as e:
+                log.info("membership step failed", extra=kv(reason=e.message))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.heartbeat)
+
+    async def step(self) -> Change | None:
+        store: Any = self.store
+        if not hasattr(store, "voters"):
+            return None
+        nodes = {r.key: r.value for r in self.store.scan("nodes")}
+        now = self.store.sm.last_ts
+        ages = {
+            r.key: now - float(r.value.get("renewed_at", 0.0)) for r in self.store.scan("leases")
+        }
+        voters = set(store.voters())
+        change = plan(nodes, voters, ages, self.healthy_within, self.voter_gone_after)
+        if change is None:
+            await self._sync_flags(nodes, voters)
+            return None
+        log.info(
+            "membership change",
+            extra=kv(kind=change.kind, node=change.node_id, reason=change.reason),
+        )
+        if change.kind == "add":
+            await store.add_voter(change.raft_addr)
+        else:
+            await store.remove_voter(change.raft_addr)
+        await self._sync_flags(nodes, set(store.voters()))
+        return change
+
+    async def _sync_flags(self, nodes: dict[str, dict[str, Any]], voters: set[str]) -> None:
+        """Keep each node record's ``voter`` flag equal to Raft's configuration."""
+        for nid, n in nodes.items():
+            want = n.get("raft_addr") in voters
+            if bool(n.get("voter")) != want:
+                rec = self.store.get("nodes", nid)
+                if rec is not None:
+                    with contextlib.suppress(StoreError):
+                        await self.store.commit(
+                            [put("nodes", nid, dict(rec.value, voter=want), expect=rec.version)]
+                        )

@@ -1,0 +1,121 @@
+"""This host's record in the ``nodes`` table, kept current.
+
+The record carries what the scheduler and the UI need: addresses, ports, the
+Raft address (the host's Raft identity), resources from host telemetry and
+labels from node.yaml. It is rewritten when something changed (resources are
+rounded so that load noise does not cause a write every pass). The recorder
+also saves the current voter list to ``cluster.json`` so a restart knows whom to
+contact, and, on the leader, keeps the ``discovered`` table of factory-state
+hosts seen by mDNS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from hypervisor.telemetry import host_resources
+from peer import __version__
+from peer.context import PeerContext
+from peer.identity import Membership
+from peer.logs import kv
+from raft.errors import StoreError
+from raft.store import delete, put
+
+log = logging.getLogger("peer.node")
+
+INTERVAL = 10.0
+
+
+def _coarse(res: dict[str, Any]) -> dict[str, Any]:
+    """The resource fields that matter for placement, rounded to avoid churn."""
+    mem = res.get("memory", {}) if isinstance(res.get("memory"), dict) else {}
+    return {
+        "cpus": res.get("cpus") or res.get("cpu_count"),
+        "memory_mib": mem.get("total_mib") or res.get("memory_mib"),
+        "memory_free_mib": int((mem.get("available_mib") or 0) // 256 * 256),
+        "kvm": res.get("kvm"),
+        "accel": res.get("accel"),
+    }
+
+
+class NodeRecorder:
+    def __init__(self, ctx: PeerContext, membership: Membership) -> None:
+        self.ctx = ctx
+        self.membership = membership
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.step()
+            except StoreError as e:
+                log.info("node record not written", extra=kv(reason=e.message))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), INTERVAL)
+
+    async def step(self) -> None:
+        store = self.ctx.store
+        cfg = self.ctx.config
+        res = await asyncio.to_thread(host_resources)
+        rec = store.get("nodes", self.ctx.node_id)
+        old: dict[str, Any] = dict(rec.value) if rec else {"state": "active", "voter": False}
+        want = dict(old)
+        want.update(
+            hostname=self.ctx.hostname,
+            address=self.ctx.address,
+            api_port=cfg.api_port,
+            raft_port=cfg.raft_port,
+            raft_addr=f"{self.ctx.address}:{cfg.raft_port}",
+            version_string=__version__,
+            resources=dict(old.get("resources") or {}, **_coarse(res)),
+            labels=dict(cfg.labels) or old.get("labels") or {},
+        )
+        want.setdefault("joined_at", time.time())
+        if want != old:
+            await store.commit(
+                [put("nodes", self.ctx.node_id, want, rec.version if rec else "absent")]
+            )
+        voters = getattr(store, "voters", None)
+        if voters is not None:
+            current = sorted(voters())
+            saved = self.membership.load()
+            mine = want["raft_addr"] in current
+            if current and (saved.get("voters") != current or saved.get("voter") != mine):
+                self.membership.save(voters=current, voter=mine)
+        if store.is_leader:
+            await self._record_discovered()
+
+    async def _record_discovered(self) -> None:
+        disc = self.ctx.services.get("discovery")
+        if disc is None:
+            return
+        store = self.ctx.store
+        factory = {h.node_id: h for h in disc.hosts() if h.info.is_factory}
+        ops = []
+        for nid, h in factory.items():
+            if store.get("discovered", nid) is None and store.get("nodes", nid) is None:
+                ops.append(
+                    put(
+                        "discovered",
+                        nid,
+                        {
+                            "hostname": h.info.hostname,
+                            "address": h.address,
+                            "api_port": h.info.api_port,
+                            "seen_at": time.time(),
+                        },
+                    )
+                )
+        for r in store.scan("discovered"):
+            if r.key not in factory or store.get("nodes", r.key) is not None:
+                ops.append(delete("discovered", r.key))
+        if ops:
+            await store.commit(ops)
