@@ -100,13 +100,21 @@ class HAManager:
         )
 
     # -- one pass -----------------------------------------------------------
-    def observe(self) -> None:
-        """Note lease versions on the local monotonic clock (followers do it too)."""
-        self.observer.observe(
-            [r.key for r in self.store.scan("nodes")],
-            read_leases(self.store),
-            self.mono(),
+    def hosts(self) -> set[str]:
+        """Every host the cluster knows of: node records, leases, and hosts named
+        by a placement (a host whose records were deleted can still hold VMs)."""
+        named = {r.value.get("placement") for r in self.store.scan("vms")}
+        return (
+            {r.key for r in self.store.scan("nodes")}
+            | {r.key for r in self.store.scan("leases")}
+            | {h for h in named if isinstance(h, str) and h}
         )
+
+    def observe(self) -> set[str]:
+        """Note lease versions on the local monotonic clock (followers do it too)."""
+        hosts = self.hosts()
+        self.observer.observe(hosts, read_leases(self.store), self.mono())
+        return hosts
 
     async def fresh_now(self) -> float:
         """Commit this leader's lease renewal; its committed timestamp is "now"."""
@@ -118,8 +126,8 @@ class HAManager:
 
     async def step(self) -> PassReport | None:
         """One pass; None when not the leader or when the fresh commit failed."""
-        self.observe()
         if not self.store.is_leader:
+            self.observe()
             return None
         try:
             now = await self.fresh_now()
@@ -127,12 +135,12 @@ class HAManager:
             log.warning("leader cannot commit (%s): taking no action this pass", e)
             return None
         mono = self.mono()
-        self.observe()
+        hosts = self.observe()  # after the fresh commit: the replica is up to date
         report = PassReport(now=now)
         state = read_state(self.store)
         policy = self.policy.merged(state.settings)
         dead = dead_nodes(
-            state.nodes,
+            hosts,
             state.leases,
             self.observer,
             committed_now=now,
@@ -165,6 +173,7 @@ class HAManager:
             self._admission = check_admission(state, policy, ok)
             self._admission_at = mono
         report.admission = self._admission
+        await self._clear_stale_errors(read_state(self.store), alive)
         await self._publish_health(report, evac.drained, now)
         return report
 
@@ -286,6 +295,20 @@ class HAManager:
             )
         await commit_each(self.store, items, self.batch)
         return len(plan.moves)
+
+    async def _clear_stale_errors(self, state: ClusterState, alive: set[str]) -> None:
+        """A VM settled on a live, active host has nothing left to complain about
+        (its host came back, maintenance was called off, ...)."""
+        items = [
+            [put("vms", vm.id, records.with_error(vm, None), vm.version)]
+            for vm in state.vms.values()
+            if vm.placement_error is not None
+            and vm.migration is None
+            and vm.placement in alive
+            and vm.placement in state.nodes
+            and state.nodes[vm.placement].state == "active"
+        ]
+        await commit_each(self.store, items, self.batch)
 
     async def _settle_migrations(self, state: ClusterState, now: float) -> int:
         out = migration_outcomes(state)

@@ -316,3 +316,27 @@ async def test_api_migrate_tasks_become_intents_or_fail_with_a_reason():
     await m.step()
     assert store.get("tasks", "t1").value["state"] == "done"
     assert vmrec(store, "a")["migration"] is None
+
+
+async def test_vms_of_a_host_whose_records_vanished_are_still_recovered():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    await seed(store, wall, [host("h1"), host("h3")], [vm("orphan", placement="gone", ha=True)])
+    m = manager(store, wall, mono)
+    await m.step()
+    await advance(store, wall, mono, 9.0, "h3")
+    rep = await m.step()
+    assert rep.dead == ["gone"] and vmrec(store, "orphan")["placement"] in ("h1", "h3")
+
+
+async def test_a_complaint_is_cleared_once_the_vm_is_settled_again():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    hosts = [host("h1"), host("h2", state="maintenance")]
+    pools = {"pool": "local-h2"}
+    await seed(store, wall, hosts, [vm("stuck", placement="h2", epoch=1, **pools)])
+    m = manager(store, wall, mono)
+    await m.step()
+    assert "cannot leave h2 for maintenance" in vmrec(store, "stuck")["placement_error"]
+    rec = store.get("nodes", "h2")
+    await store.put("nodes", "h2", {**rec.value, "state": "active"})
+    await m.step()
+    assert vmrec(store, "stuck")["placement_error"] is None
