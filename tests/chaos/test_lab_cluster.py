@@ -1,0 +1,69 @@
+"""The lab with real peers: hosts form one cluster by themselves and survive a kill -9.
+
+Skipped until the peer daemon (``quantix peer --config``) exists.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos.lab import Lab, wait_for
+from chaos.lab.http import ApiError, get_json
+
+DAEMON = Path(__file__).resolve().parents[2] / "peer" / "daemon.py"
+pytestmark = [
+    pytest.mark.xdist_group("lab"),
+    pytest.mark.lab,
+    pytest.mark.slow,
+    pytest.mark.skipif(not DAEMON.exists(), reason="the peer daemon has not landed yet"),
+]
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    lab = Lab("c" + secrets.token_hex(3), tmp_path / "labs")
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+def health(lab: Lab, names: list[str]) -> dict[str, dict[str, Any] | None]:
+    out: dict[str, dict[str, Any] | None] = {}
+    for name in names:
+        try:
+            body = get_json(lab.host(name).url + "api/v1/health", timeout=2)
+            out[name] = body if isinstance(body, dict) else None
+        except ApiError:
+            out[name] = None
+    return out
+
+
+def one_cluster(lab: Lab, names: list[str]) -> str | None:
+    """The leader's host name if ``names`` all have quorum and exactly one leads."""
+    hs = health(lab, names)
+    if any(h is None or not h.get("has_quorum") for h in hs.values()):
+        return None
+    leaders = [n for n, h in hs.items() if h and h.get("raft_role") == "leader"]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+def test_three_hosts_form_one_cluster_and_survive_killing_the_leader(lab: Lab) -> None:
+    lab.up(3)
+    everyone = ["h1", "h2", "h3"]
+    assert wait_for(lambda: one_cluster(lab, everyone) is not None, 180, interval=0.5), [
+        h.log.read_text()[-2000:] for h in lab.hosts()
+    ]
+    assert lab.admin_password(timeout=30)
+    leader = one_cluster(lab, everyone)
+    assert leader is not None
+    lab.kill(leader)
+    rest = [n for n in everyone if n != leader]
+    assert wait_for(lambda: one_cluster(lab, rest) is not None, 60, interval=0.5)
+    lab.start(leader)
+    assert wait_for(lambda: one_cluster(lab, everyone) is not None, 120, interval=0.5)
