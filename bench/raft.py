@@ -1,0 +1,138 @@
+"""``python -m bench raft [--json]``: the replicated store on a 3-node loopback cluster.
+
+Every node is its own process (``python -m raft.testnode``) with durability on
+(each entry fsynced before it is acknowledged or counted). Figures:
+
+write_p50_ms / write_p99_ms   synchronous writes issued on the leader, one at a time
+follower_write_p50_ms         the same, issued on a follower (forwarded to the leader)
+throughput_wps                writes/s with 64 in flight on the leader (pipelined)
+idle_cpu_pct                  CPU of the busiest node while the cluster is idle
+rss_mb                        resident memory of the largest node after the workload
+restart_10k_s                 kill -9 of all 3 nodes holding 10,000 VM-sized records
+                              (9,000 in the snapshot, 1,000 in the journal), restart:
+                              until a leader is agreed, every node has the whole
+                              state again and a new write commits
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from raft.testnode import LocalCluster
+
+
+async def _idle_cpu(cluster: LocalCluster, seconds: float) -> list[float]:
+    procs = [psutil.Process(n.pid) for n in cluster.nodes.values()]
+    await asyncio.sleep(1.0)  # let the last writes' replies settle
+    before = [sum(p.cpu_times()[:2]) for p in procs]
+    t0 = time.monotonic()
+    await asyncio.sleep(seconds)
+    dt = time.monotonic() - t0
+    after = [sum(p.cpu_times()[:2]) for p in procs]
+    return [round((a - b) / dt * 100, 2) for a, b in zip(after, before, strict=True)]
+
+
+async def _measure(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    c = LocalCluster(root / "main", 3)
+    try:
+        await c.start()
+        leader = await c.leader()
+        follower = next(n for n in c.nodes.values() if n is not leader)
+        await leader.call("latency", n=50, prefix="warm", wait=120)
+        lat = await leader.call("latency", n=args.writes, size=args.size, wait=600)
+        out["write_p50_ms"], out["write_p99_ms"] = lat["p50_ms"], lat["p99_ms"]
+        flat = await follower.call("latency", n=args.writes, size=args.size, prefix="f", wait=600)
+        out["follower_write_p50_ms"] = flat["p50_ms"]
+        out["follower_write_p99_ms"] = flat["p99_ms"]
+        bulk = await leader.call(
+            "bulk", n=args.pipelined, size=args.size, concurrency=64, prefix="p", wait=600
+        )
+        out["throughput_wps"] = bulk["wps"]
+        cpu = await _idle_cpu(c, args.idle_seconds)
+        out["idle_cpu_pct"] = max(cpu)
+        out["idle_cpu_pct_per_node"] = cpu
+        out["idle_seconds"] = args.idle_seconds
+        out["rss_mb"] = round(
+            max(psutil.Process(n.pid).memory_info().rss for n in c.nodes.values()) / 2**20, 1
+        )
+    finally:
+        await c.stop()
+
+    r = LocalCluster(root / "restart", 3)
+    try:
+        await r.start()
+        leader = await r.leader()
+        in_snapshot = args.records - args.records // 10
+        await leader.call(
+            "bulk", n=in_snapshot, size=args.size, concurrency=64, prefix="vm", wait=600
+        )
+        await r.wait_converged(timeout=60)
+        for n in r.nodes.values():
+            await n.call("compact", wait=60)
+        await leader.call(
+            "bulk",
+            n=args.records - in_snapshot,
+            size=args.size,
+            concurrency=64,
+            prefix="vm-j",
+            wait=600,
+        )
+        rev = (await leader.call("hash"))["revision"]
+        await r.wait_converged(revision=rev, timeout=60)
+        r.kill_all()
+        await asyncio.gather(*(n.wait_exit() for n in r.nodes.values()))
+        t0 = time.monotonic()
+        await r.start()
+        await r.leader(timeout=60)
+        await r.wait_converged(revision=rev, timeout=60)
+        await leader.call("put", key="after-restart", value={})
+        out["restart_10k_s"] = round(time.monotonic() - t0, 2)
+        out["restart_records"] = args.records
+        out["rss_mb_10k"] = round(
+            max(psutil.Process(n.pid).memory_info().rss for n in r.nodes.values()) / 2**20, 1
+        )
+    finally:
+        await r.stop()
+    out["record_bytes"] = args.size
+    out["durability"] = "fsync before ack"
+    return out
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench raft")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--idle-seconds", type=float, default=60.0)
+    ap.add_argument("--writes", type=int, default=1000, help="synchronous writes per run")
+    ap.add_argument("--pipelined", type=int, default=10000, help="writes in the throughput run")
+    ap.add_argument("--records", type=int, default=10000, help="records for the restart run")
+    ap.add_argument("--size", type=int, default=1500, help="bytes per record (a VM spec)")
+    args = ap.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="bench-raft-"))
+    try:
+        out = asyncio.run(_measure(args, root))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        targets = {
+            "write_p50_ms": "<= 5",
+            "write_p99_ms": "<= 20",
+            "throughput_wps": ">= 2000",
+            "idle_cpu_pct": "<= 1",
+            "restart_10k_s": "<= 5",
+        }
+        print(f"{'figure':<24} {'value':>12}  target")
+        for k, v in out.items():
+            print(f"{k:<24} {v!s:>12}  {targets.get(k, '')}")
+    return 0
