@@ -31,7 +31,7 @@ from peer.ha.requested import pending_migrations, plan_requested
 from peer.scheduler import records
 from peer.scheduler.events import event_ops
 from peer.scheduler.loop import Ops, SchedulerLoop, commit_each
-from peer.scheduler.model import ClusterState, Lease, Vm, read_state
+from peer.scheduler.model import ClusterState, Lease, StateReader, Vm
 from peer.scheduler.placement import Placer, eligible_hosts
 from peer.scheduler.policy import SchedulerPolicy
 from raft.errors import Conflict, StoreError
@@ -79,8 +79,9 @@ class HAManager:
         self.heartbeat = heartbeat
         self.margin = default_margin(heartbeat) if margin is None else margin
         self.policy = policy or SchedulerPolicy()
+        self.reader = StateReader()
         self.scheduler = scheduler or SchedulerLoop(
-            store, node_id, policy=self.policy, lease_ttl=fence_after
+            store, node_id, policy=self.policy, lease_ttl=fence_after, reader=self.reader
         )
         self.batch = batch
         self.wall = wall
@@ -137,7 +138,7 @@ class HAManager:
         mono = self.mono()
         hosts = self.observe()  # after the fresh commit: the replica is up to date
         report = PassReport(now=now)
-        state = read_state(self.store)
+        state = self.reader.read(self.store)
         policy = self.policy.merged(state.settings)
         dead = dead_nodes(
             hosts,
@@ -155,12 +156,12 @@ class HAManager:
         plan = _plan_recovery(state, Placer(state, policy, ok, why), dead, alive, now)
         await self._commit_recovery(state, plan, now, report)
 
-        state = read_state(self.store)
+        state = self.reader.read(self.store)
         report.migrations_finished = await self._settle_migrations(state, now)
 
         report.migrations_started += await self._start_requested(policy, ok, why, alive, now)
 
-        state = read_state(self.store)
+        state = self.reader.read(self.store)
         evac = plan_evacuation(state, Placer(state, policy, ok, why), draining_hosts(state, alive))
         report.migrations_started = await self.scheduler.start_moves(state, evac.moves, now)
         await self._record_errors(state, evac.blocked, now, "vm.evacuation_blocked")
@@ -169,11 +170,11 @@ class HAManager:
         report.migrations_started += sched.migrations_started
 
         if mono - self._admission_at >= self.admission_every:
-            state = read_state(self.store)
+            state = self.reader.read(self.store)
             self._admission = check_admission(state, policy, ok)
             self._admission_at = mono
         report.admission = self._admission
-        await self._clear_stale_errors(read_state(self.store), alive)
+        await self._clear_stale_errors(self.reader.read(self.store), alive)
         await self._publish_health(report, evac.drained, now)
         return report
 
@@ -270,7 +271,7 @@ class HAManager:
         tasks = pending_migrations(self.store.scan("tasks"))
         if not tasks:
             return 0
-        state = read_state(self.store)
+        state = self.reader.read(self.store)
         plan = plan_requested(state, Placer(state, policy, ok, why), tasks, alive)
         items: list[Ops] = []
         for t, m in plan.moves:

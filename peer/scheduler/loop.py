@@ -18,7 +18,7 @@ from typing import Any
 from peer.scheduler import records
 from peer.scheduler.balance import Move, imbalance, recommend
 from peer.scheduler.events import event_ops
-from peer.scheduler.model import ClusterState, Vm, read_state
+from peer.scheduler.model import ClusterState, StateReader, Vm
 from peer.scheduler.placement import Placer, eligible_hosts, schedule
 from peer.scheduler.policy import SchedulerPolicy
 from raft.errors import Conflict
@@ -69,18 +69,20 @@ class SchedulerLoop:
         policy: SchedulerPolicy | None = None,
         lease_ttl: float = 6.0,
         batch: int = 100,
+        reader: StateReader | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id
         self.policy = policy or SchedulerPolicy()
         self.lease_ttl = lease_ttl
         self.batch = batch
+        self.reader = reader or StateReader()
 
     async def step(self, now: float) -> SchedulerReport:
         """Place unplaced VMs, record why the others cannot be, then balance.
 
         ``now`` is committed time (the leader's fresh commit), not a local clock."""
-        state = read_state(self.store)
+        state = self.reader.read(self.store)
         policy = self.policy.merged(state.settings)
         result = schedule(state, policy, now, self.lease_ttl)
         report = SchedulerReport(placed=result.placed, errors=result.errors)
@@ -121,7 +123,7 @@ class SchedulerLoop:
         )
 
     async def _balance(self, now: float, policy: SchedulerPolicy, report: SchedulerReport) -> None:
-        state = read_state(self.store)
+        state = self.reader.read(self.store)
         ok, why = eligible_hosts(state, now, self.lease_ttl)
         placer = Placer(state, policy, ok, why)
         spread = imbalance(placer)

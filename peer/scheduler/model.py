@@ -8,7 +8,7 @@ expect (a VM without an ``ha`` block is not HA-protected, and so on).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,13 +243,53 @@ class ClusterState:
 
 def read_state(store: Store) -> ClusterState:
     """Snapshot the tables the leader decides on from the local replica."""
-    settings = store.get("meta", "scheduler")
-    return ClusterState.from_records(
-        nodes=store.scan("nodes"),
-        leases=store.scan("leases"),
-        vms=store.scan("vms"),
-        pools=store.scan("pools"),
-        groups=store.scan("groups"),
-        status=store.scan("vm_status"),
-        settings=settings.value if settings is not None else None,
-    )
+    return StateReader().read(store)
+
+
+_PARSERS: dict[str, Callable[[Record], Any]] = {
+    "nodes": lambda r: Host.parse(r.key, r.version, r.value),
+    "leases": lambda r: Lease.parse(r.key, r.version, r.value),
+    "vms": lambda r: Vm.parse(r.key, r.version, r.value),
+    "pools": lambda r: Pool.parse(r.key, r.value),
+    "groups": lambda r: Group.parse(r.key, r.value),
+    "vm_status": lambda r: VmStatus.parse(r.key, r.value),
+}
+
+
+class StateReader:
+    """``read_state`` for a loop that reads every pass: a record whose (version,
+    revision) has not changed is not parsed again, and an unchanged replica
+    (same revision) gives back the same snapshot. 10,000 VMs parse in about a
+    tenth of a second; a pass reads the state several times."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, dict[str, tuple[int, int, Any]]] = {t: {} for t in _PARSERS}
+        self._last: tuple[int, ClusterState] | None = None
+
+    def read(self, store: Store) -> ClusterState:
+        rev = store.revision
+        if self._last is not None and self._last[0] == rev:
+            return self._last[1]
+        tables: dict[str, dict[str, Any]] = {}
+        for table, parse in _PARSERS.items():
+            old = self._parsed[table]
+            new: dict[str, tuple[int, int, Any]] = {}
+            for r in store.scan(table):
+                hit = old.get(r.key)
+                if hit is None or hit[0] != r.version or hit[1] != r.revision:
+                    hit = (r.version, r.revision, parse(r))
+                new[r.key] = hit
+            self._parsed[table] = new
+            tables[table] = {k: v[2] for k, v in new.items()}
+        settings = store.get("meta", "scheduler")
+        state = ClusterState(
+            nodes=tables["nodes"],
+            leases=tables["leases"],
+            vms=tables["vms"],
+            pools=tables["pools"],
+            groups=tables["groups"],
+            status=tables["vm_status"],
+            settings=settings.value if settings is not None else None,
+        )
+        self._last = (rev, state)
+        return state
