@@ -4,16 +4,21 @@
 every VM placed) for 10,000 VMs on 64 hosts with labels, local and shared pools,
 and affinity/anti-affinity groups; the median of a few runs. ``recovery_plan_s``,
 ``admission_s`` and ``drs_round_s`` time the other pure decisions on the placed
-cluster. The failover and migration figures need the lab with real guests.
+cluster. ``leader_pass_*_10k_s`` time one whole leader pass (reads, decisions,
+commits) on an in-process LocalStore: the first places everything, a steady one
+finds nothing to do. The failover and migration figures need the lab with real
+guests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import time
 from typing import Any
 
+from peer.ha import HAManager
 from peer.ha.admission import check_admission
 from peer.ha.fencing import DeadNode
 from peer.ha.recovery import plan_recovery
@@ -22,6 +27,7 @@ from peer.scheduler.model import ClusterState
 from peer.scheduler.placement import Placer, eligible_hosts, schedule
 from peer.scheduler.policy import SchedulerPolicy
 from raft.commands import Record
+from raft.store import LocalStore, put
 
 HOSTS, VMS, NOW, RUNS = 64, 10_000, 1_000_000.0, 3
 LAB_NOTE = "needs lab: run with the lab, daemon and reconciler (chaos harness)"
@@ -100,6 +106,25 @@ def placed_state(w: dict[str, list[Record]], placed: dict[str, str]) -> ClusterS
     )
 
 
+async def leader_pass(w: dict[str, list[Record]]) -> tuple[float, float]:
+    """(first pass, steady pass) of the whole leader loop on a LocalStore."""
+    store = LocalStore("h00")
+    now = time.time()
+    ops = [put(t, r.key, r.value) for t in ("nodes", "pools", "groups") for r in w[t]]
+    ops += [put("leases", r.key, {"renewed_at": now}) for r in w["leases"]]
+    await store.commit(ops)
+    for i in range(0, len(w["vms"]), 1000):
+        await store.commit([put("vms", r.key, r.value) for r in w["vms"][i : i + 1000]])
+    ha = HAManager(store, "h00", fence_after=6.0, heartbeat=1.0, batch=500)
+    took = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        await ha.step()
+        took.append(time.perf_counter() - t0)
+        await store.commit([put("leases", r.key, {"renewed_at": time.time()}) for r in w["leases"]])
+    return took[0], statistics.median(took[1:])
+
+
 def measure() -> dict[str, Any]:
     w = workload()
     policy = SchedulerPolicy()
@@ -126,6 +151,7 @@ def measure() -> dict[str, Any]:
     t0 = time.perf_counter()
     recommend(placed, Placer(placed, policy.merged({"drs_threshold": 0.0}), ok, why))
     drs_s = time.perf_counter() - t0
+    first_pass, steady_pass = asyncio.run(leader_pass(w))
     return {
         "place_10k_on_64_s": round(statistics.median(times), 4),
         "placed": len(result.placed),
@@ -135,6 +161,8 @@ def measure() -> dict[str, Any]:
         "admission_s": round(admission_s, 4),
         "admission_ok": adm.ok,
         "drs_round_s": round(drs_s, 4),
+        "leader_pass_first_10k_s": round(first_pass, 4),
+        "leader_pass_steady_10k_s": round(steady_pass, 4),
         "failover_p50_s": None,
         "failover_p99_s": None,
         "double_runs": None,
