@@ -12,7 +12,7 @@ VM's host) are marked "RPC-able": their arguments and results are plain data.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -125,9 +125,15 @@ class Driver(ABC):
         """Resume paused vCPUs. RPC-able."""
 
     @abstractmethod
-    def delete(self, vm_id: str, remove_disks: bool = False) -> None:
+    def delete(
+        self,
+        vm_id: str,
+        remove_disks: bool = False,
+        keep_volumes: Collection[tuple[str, str]] = (),
+    ) -> None:
         """Force off, undefine (with snapshot metadata), remove the VM's directory
-        (sockets, serial log, cloud-init seed) and, when asked, its volumes.
+        (sockets, serial log, cloud-init seed) and, when asked, its volumes
+        (except the (pool, name) pairs in ``keep_volumes``).
         Missing pieces are skipped, so a retry after a partial failure finishes
         the job. DomainNotFound only if nothing of the VM was found."""
 
@@ -141,6 +147,11 @@ class Driver(ABC):
         runs). On failure the definition is unchanged. RPC-able."""
 
     # -- disks ------------------------------------------------------------------
+    @abstractmethod
+    def list_disks(self, vm_id: str) -> list[dict[str, Any]]:
+        """The VM's managed disks in its definition: [{"id", "target", "bus",
+        "path", "pool", "volume"}]. RPC-able."""
+
     @abstractmethod
     def attach_disk(self, vm_id: str, disk: DiskSpec) -> dict[str, Any]:
         """Create the disk's volume if missing and attach it (live when running,

@@ -19,7 +19,7 @@ import shutil
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -321,11 +321,21 @@ class LibvirtDriver(Driver):
             raise E.InvalidState(f"VM {vm_id} is already running")
         paths = self.paths(vm_id)
         Path(paths.dir).mkdir(parents=True, exist_ok=True)
+        self._remove_sockets(paths)
+        try:
+            dom.start()
+        except BaseException:
+            # QEMU may have bound its sockets before it failed: leave none behind.
+            if not dom.is_active():
+                self._remove_sockets(paths)
+            raise
+        return self._info(dom)
+
+    @staticmethod
+    def _remove_sockets(paths: VmPaths) -> None:
         for stale in (paths.vnc_socket, paths.agent_socket):
             with contextlib.suppress(FileNotFoundError):
                 Path(stale).unlink()
-        dom.start()
-        return self._info(dom)
 
     def shutdown(self, vm_id: str, timeout: float = 60.0) -> str:
         dom = self._dom(vm_id)
@@ -374,7 +384,12 @@ class LibvirtDriver(Driver):
             raise E.InvalidState(f"VM {vm_id} is {state}, not paused")
         dom.resume()
 
-    def delete(self, vm_id: str, remove_disks: bool = False) -> None:
+    def delete(
+        self,
+        vm_id: str,
+        remove_disks: bool = False,
+        keep_volumes: Collection[tuple[str, str]] = (),
+    ) -> None:
         paths = self.paths(vm_id)
         try:
             dom: Domain | None = self._dom(vm_id)
@@ -391,6 +406,8 @@ class LibvirtDriver(Driver):
                 # domain (which names them) is still there for a retry.
                 failed = []
                 for _alias, pool, vol in parse_domain(dom.xml(inactive=True)).owned_volumes:
+                    if (pool, vol) in keep_volumes:
+                        continue
                     try:
                         self.storage.delete_volume(pool, vol)
                     except E.VolumeNotFound:
@@ -438,6 +455,26 @@ class LibvirtDriver(Driver):
         return self._info(new)
 
     # -- disks ----------------------------------------------------------------------
+    def list_disks(self, vm_id: str) -> list[dict[str, Any]]:
+        p = parse_domain(self._dom(vm_id).xml(inactive=True))
+        owned = {alias: (pool, vol) for alias, pool, vol in p.owned_volumes}
+        out = []
+        for d in p.disks:
+            if not (d.alias and d.alias.startswith("disk-")):
+                continue
+            pool, vol = owned.get(d.alias, (None, None))
+            out.append(
+                {
+                    "id": d.alias[5:],
+                    "target": d.target,
+                    "bus": d.bus,
+                    "path": d.path,
+                    "pool": pool,
+                    "volume": vol,
+                }
+            )
+        return out
+
     def attach_disk(self, vm_id: str, disk: DiskSpec) -> dict[str, Any]:
         dom = self._dom(vm_id)
         live = dom.is_active()

@@ -35,7 +35,7 @@ MAX_NICS = 8
 FIRMWARES = ("bios", "uefi")
 MACHINES = ("pc", "q35")
 BOOT_DEVICES = ("hd", "cdrom", "network")
-DISK_BUSES = ("virtio", "sata", "scsi")
+DISK_BUSES = ("virtio", "sata", "scsi", "ide")
 
 
 @dataclass(frozen=True)

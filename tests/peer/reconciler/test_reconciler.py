@@ -1,0 +1,214 @@
+"""The reconciler with a LocalStore, the real embedded QEMU driver and the test guest."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from hypervisor.errors import DomainNotFound
+from hypervisor.spec import parse_spec
+from hypervisor.testguest import MARKER
+from peer.reconciler import Reconciler
+from raft.store import LocalStore
+from tests.hypervisor.embed import guest_spec, new_id, wait_serial
+
+NODE = "n1"
+
+
+async def wait_status(store, vm_id, pred, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        st = store.get("vm_status", vm_id)
+        if st is not None and pred(st.value):
+            return st.value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"status of {vm_id} never matched: {st.value if st else None}")
+
+
+async def wait_gone(drv, vm_id, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            drv.domain_info(vm_id)
+        except DomainNotFound:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"domain of {vm_id} still there")
+
+
+def record(**kw):
+    return {
+        "name": kw.pop("name", "vm"),
+        "placement": NODE,
+        "placement_epoch": 1,
+        "desired": "running",
+        **guest_spec(),
+        **kw,
+    }
+
+
+@pytest.fixture
+async def env(drv):
+    store = LocalStore(NODE)
+    await store.put("pools", "local", {"type": "dir", "path": drv.pools["local"], "shared": False})
+    rec = Reconciler(store, drv, NODE, resync_interval=5.0, shutdown_timeout=20.0)
+    await rec.start()
+    yield store, rec
+    await rec.stop()
+
+
+async def test_placed_vm_runs_stops_gracefully_and_is_deleted_with_its_disks(env, drv):
+    store, _ = env
+    vm = new_id()
+    await store.put("volumes", f"{vm}-v0", {"pool": "local", "name": f"{vm}-d0", "vm": vm})
+    await store.put(
+        "vms",
+        vm,
+        record(disks=[{"id": "d0", "pool": "local", "volume": f"{vm}-v0", "size_gib": 0.05}]),
+    )
+    st = await wait_status(store, vm, lambda s: s["state"] == "running")
+    assert st["node"] == NODE and st["epoch"] == 1 and st["error"] is None
+    assert Path(st["console"]["vnc_socket"]).is_socket()
+    assert st["agent"]["socket"].endswith("agent.sock")
+    wait_serial(drv, vm, MARKER)
+    assert store.get("volumes", f"{vm}-v0").value["state"] == "ready"
+    # desired stopped: ACPI shutdown, the guest powers off, the status follows.
+    cur = store.get("vms", vm)
+    await store.put("vms", vm, dict(cur.value, desired="stopped"))
+    st = await wait_status(store, vm, lambda s: s["state"] == "stopped")
+    assert st["reason"] == "shutdown" and st["console"] is None
+    # The record deleted (volume records too, as the API does): domain and disk go.
+    await store.commit(
+        [
+            {"op": "delete", "table": "vms", "key": vm, "expect": None},
+            {"op": "delete", "table": "volumes", "key": f"{vm}-v0", "expect": None},
+        ]
+    )
+    await wait_gone(drv, vm)
+    deadline = time.monotonic() + 10
+    while store.get("vm_status", vm) is not None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert store.get("vm_status", vm) is None
+    assert f"{vm}-d0" not in [v.name for v in drv.list_volumes("local")]
+    assert not Path(drv.paths(vm).dir).exists()
+
+
+async def test_kept_volumes_survive_the_deleted_vm(env, drv):
+    store, _ = env
+    vm = new_id()
+    await store.put("volumes", f"{vm}-v0", {"pool": "local", "name": f"{vm}-d0", "vm": vm})
+    disks = [{"id": "d0", "pool": "local", "volume": f"{vm}-v0", "size_gib": 0.05}]
+    await store.put("vms", vm, record(desired="stopped", disks=disks))
+    await wait_status(store, vm, lambda s: s["state"] == "stopped")
+    await store.delete("vms", vm)  # keep_volumes: the volume record stays
+    await wait_gone(drv, vm)
+    assert f"{vm}-d0" in [v.name for v in drv.list_volumes("local")]
+    drv.delete_volume("local", f"{vm}-d0")
+
+
+async def test_events_reach_the_status_within_a_second(env, drv):
+    store, _ = env
+    vm = new_id()
+    await store.put("vms", vm, record())
+    await wait_status(store, vm, lambda s: s["state"] == "running")
+    wait_serial(drv, vm, MARKER)
+    # Desired state through the store: a watch, no polling.
+    cur = store.get("vms", vm)
+    t0 = time.monotonic()
+    await store.put("vms", vm, dict(cur.value, desired="paused"))
+    await wait_status(store, vm, lambda s: s["state"] == "paused", timeout=5)
+    assert time.monotonic() - t0 < 1.0
+    # A libvirt event: someone pauses/resumes the domain behind our back.
+    cur = store.get("vms", vm)
+    await store.put("vms", vm, dict(cur.value, desired="running"))
+    await wait_status(store, vm, lambda s: s["state"] == "running", timeout=5)
+    # The guest powers itself off (ACPI from outside the reconciler): the status
+    # follows within a second of the event, and desired follows the guest's wish.
+    drv.conn.domain(f"qx-{vm}").shutdown_acpi()
+    t1 = time.monotonic()
+    st = await wait_status(store, vm, lambda s: s["state"] == "stopped", timeout=20)
+    assert st["reason"] == "shutdown"
+    assert store.get("vms", vm).value["desired"] == "stopped"
+    print(f"guest power-off to status: {time.monotonic() - t1:.2f}s (includes guest time)")
+    await store.delete("vms", vm)
+    await wait_gone(drv, vm)
+
+
+async def test_a_domain_of_a_vm_placed_elsewhere_is_destroyed(env, drv):
+    store, _ = env
+    vm = new_id()
+    # The VM was ours at epoch 1 and runs here; the leader moves it to n2 (epoch 2).
+    await store.put("vms", vm, record(desired="running"))
+    await wait_status(store, vm, lambda s: s["state"] == "running")
+    cur = store.get("vms", vm)
+    await store.put("vms", vm, dict(cur.value, placement="n2", placement_epoch=2))
+    await wait_gone(drv, vm, timeout=5)
+
+
+async def test_a_running_domain_of_an_older_epoch_is_forced_off_and_restarted(env, drv):
+    store, rec = env
+    vm = new_id()
+    # A domain left running from epoch 1 (e.g. this host was cut off meanwhile).
+    drv.create(parse_spec(vm, guest_spec()), epoch=1)
+    drv.start(vm)
+    await store.put("vms", vm, record(placement_epoch=3))
+    st = await wait_status(store, vm, lambda s: s["state"] == "running" and s["epoch"] == 3)
+    assert drv.domain_info(vm).epoch == 3
+    assert rec.status()["reconciler"]["errors"] == {}
+    await store.delete("vms", vm)
+    await wait_gone(drv, vm)
+    del st
+
+
+async def test_running_vms_are_adopted_by_a_new_reconciler(env, drv):
+    store, rec = env
+    vm = new_id()
+    await store.put("vms", vm, record())
+    await wait_status(store, vm, lambda s: s["state"] == "running")
+    wait_serial(drv, vm, MARKER)
+    await rec.stop()
+    pid_file = Path(drv.root, "run", "qemu", f"qx-{vm}.pid")
+    pid = pid_file.read_text().strip()
+    again = Reconciler(store, drv, NODE)
+    await again.start()
+    try:
+        await again.wait_idle()
+        assert drv.domain_info(vm).state == "running"
+        assert pid_file.read_text().strip() == pid  # the same QEMU: adopted, not restarted
+        assert store.get("vm_status", vm).value["state"] == "running"
+    finally:
+        await store.delete("vms", vm)
+        await wait_gone(drv, vm)
+        await again.stop()
+
+
+async def test_failures_are_recorded_and_leave_nothing(env, drv):
+    store, _ = env
+    # Unknown image: nothing is defined, the status says why.
+    bad = new_id()
+    await store.put("vms", bad, record(disks=[{"id": "d0", "size_gib": 1, "image": "no-such"}]))
+    st = await wait_status(store, bad, lambda s: s["state"] == "error")
+    assert st["error_step"] == "resolve" and "no-such" in st["error"]
+    with pytest.raises(DomainNotFound):
+        drv.domain_info(bad)
+    # A libvirt failure at start: the error carries libvirt's message; no QEMU, no socket.
+    vm = new_id()
+    nic = [{"network": "qxnosuchbr1", "mac": "52:54:00:00:11:22"}]
+    await store.put(
+        "vms", vm, record(nics=nic, disks=[{"id": "d0", "pool": "local", "size_gib": 0.05}])
+    )
+    st = await wait_status(store, vm, lambda s: s["state"] == "error")
+    assert st["error_step"] == "start" and "qxnosuchbr1" in st["error"]
+    assert st["power_state"] == "stopped"
+    assert not any(p.is_socket() for p in Path(drv.paths(vm).dir).iterdir())
+    events = [e.value for e in store.scan("events") if e.value["id"] == vm]
+    assert any(e["kind"] == "vm.error" and "qxnosuchbr1" in e["message"] for e in events)
+    for v in (bad, vm):
+        await store.delete("vms", v)
+    await wait_gone(drv, vm)
+    assert not Path(drv.paths(vm).dir).exists()
+    assert not [v for v in drv.list_volumes("local") if v.name.startswith(vm)]
