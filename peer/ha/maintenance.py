@@ -29,7 +29,10 @@ class EvacuationPlan:
 
 def draining_hosts(state: ClusterState, alive: Iterable[str]) -> list[str]:
     alive = set(alive)
-    return sorted(h for h, n in state.nodes.items() if n.state == "maintenance" and h in alive)
+    # A removed host that is still up is emptied the same way.
+    return sorted(
+        h for h, n in state.nodes.items() if n.state in ("maintenance", "removed") and h in alive
+    )
 
 
 def plan_evacuation(state: ClusterState, placer: Placer, draining: Iterable[str]) -> EvacuationPlan:

@@ -159,11 +159,11 @@ class HAManager:
         state = self.reader.read(self.store)
         report.migrations_finished = await self._settle_migrations(state, now)
 
-        report.migrations_started += await self._start_requested(policy, ok, why, alive, now)
+        report.migrations_started = await self._start_requested(policy, ok, why, alive, now)
 
         state = self.reader.read(self.store)
         evac = plan_evacuation(state, Placer(state, policy, ok, why), draining_hosts(state, alive))
-        report.migrations_started = await self.scheduler.start_moves(state, evac.moves, now)
+        report.migrations_started += await self.scheduler.start_moves(state, evac.moves, now)
         await self._record_errors(state, evac.blocked, now, "vm.evacuation_blocked")
 
         sched = await self.scheduler.step(now)
