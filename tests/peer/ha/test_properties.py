@@ -35,7 +35,7 @@ def test_no_restart_before_the_silent_peer_has_fenced(
     lease = {"p": Lease("p", sent, False, 9)}  # renewed_at: the peer's clock at the send
     t = sent + phase * heartbeat
     first_restart = None
-    while t < sent + fence_after + margin + 10 * heartbeat + observe_delay:
+    while t < sent + fence_after + 2 * margin + 10 * heartbeat + observe_delay:
         if t >= applied_at_leader:
             obs.observe(["p"], lease, now=t)  # the leader's passes (monotonic = true time)
             dead = dead_nodes(
