@@ -324,7 +324,11 @@ class Peer:
 
     # -- status and shutdown -----------------------------------------------------
     def _status(self) -> dict[str, Any]:
-        st: dict[str, Any] = {"api_port": self.config.api_port, "raft_port": self.config.raft_port}
+        st: dict[str, Any] = {
+            "api_port": self.config.api_port,
+            "raft_port": self.config.raft_port,
+            "cluster_id": getattr(self, "_cluster_id", None),
+        }
         if self.formation is not None:
             st["formation"] = self.formation.status()
         join = self.ctx.services.get("join")

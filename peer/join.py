@@ -218,6 +218,39 @@ async def join_prove(req: ApiRequest) -> Reply:
     )
 
 
+ABORT = {
+    "type": "object",
+    "required": ["node_id", "challenge", "reason"],
+    "properties": {
+        "node_id": {"type": "string", "maxLength": 63},
+        "challenge": {"type": "string", "maxLength": 64},
+        "reason": {"type": "string", "maxLength": 300},
+    },
+    "additionalProperties": False,
+}
+
+
+@routes.post(
+    "/cluster/join/abort",
+    role=None,
+    summary="Join handshake: the joiner could not verify this member's proof",
+    body=ABORT,
+    status=204,
+)
+async def join_abort(req: ApiRequest) -> None:
+    """Open: lets a refusal be seen on the member's side too (wrong secret).
+    Only an outstanding challenge of that node id is recorded, once."""
+    responder = _responder(req)
+    pending = responder.book._pending.pop(req.body["challenge"], None)
+    if pending is not None and pending.hello.node_id == req.body["node_id"]:
+        responder.refuse(
+            req.body["node_id"],
+            req.remote or "?",
+            "the joining host could not verify our proof: its cluster secret differs "
+            f"({req.body['reason'][:200]})",
+        )
+
+
 @routes.post(
     "/cluster/adopt",
     role=None,
@@ -310,6 +343,11 @@ async def request_join(
                 challenge = JoinChallenge.from_dict(data)
                 prove = finish_join(secret, state, challenge, fp)
             except DiscoveryError as e:
+                if isinstance(data, dict) and isinstance(data.get("nonce"), str):
+                    # Tell the member, so the refusal shows on both sides.
+                    abort = {"node_id": node_id, "challenge": data["nonce"], "reason": str(e)}
+                    with contextlib.suppress(JoinRefused):
+                        await _post(session, f"{api_url}/api/v1/cluster/join/abort", abort)
                 raise JoinRefused(str(e)) from None
             body = {**prove.to_dict(), "host": host}
             admitted = await _post(session, f"{api_url}/api/v1/cluster/join/prove", body)
