@@ -91,6 +91,8 @@ class HAManager:
         self._admission_at = float("-inf")
         self._admission: Admission | None = None
         self._stop = asyncio.Event()
+        # The last fresh commit: (committed now, local monotonic time it was made).
+        self._fresh: tuple[float, float] | None = None
 
     @classmethod
     def from_context(cls, ctx: Any, **kw: Any) -> HAManager:
@@ -129,26 +131,39 @@ class HAManager:
         """One pass; None when not the leader or when the fresh commit failed."""
         if not self.store.is_leader:
             self.observe()
-            return None
-        try:
-            now = await self.fresh_now()
-        except StoreError as e:
-            log.warning("leader cannot commit (%s): taking no action this pass", e)
+            self._fresh = None
             return None
         mono = self.mono()
+        # A pass woken by a change soon after a fresh commit reuses that committed
+        # time for placing and moving, but judges no lease (that needs a fresh one).
+        quick = self._fresh is not None and mono - self._fresh[1] < self.heartbeat / 2
+        if quick and self._fresh is not None:
+            now = self._fresh[0]
+        else:
+            try:
+                now = await self.fresh_now()
+            except StoreError as e:
+                log.warning("leader cannot commit (%s): taking no action this pass", e)
+                return None
+            mono = self.mono()
+            self._fresh = (now, mono)
         hosts = self.observe()  # after the fresh commit: the replica is up to date
         report = PassReport(now=now)
         state = self.reader.read(self.store)
         policy = self.policy.merged(state.settings)
-        dead = dead_nodes(
-            hosts,
-            state.leases,
-            self.observer,
-            committed_now=now,
-            mono_now=mono,
-            fence_after=self.fence_after,
-            margin=self.margin,
-            me=self.node_id,
+        dead = (
+            {}
+            if quick
+            else dead_nodes(
+                hosts,
+                state.leases,
+                self.observer,
+                committed_now=now,
+                mono_now=mono,
+                fence_after=self.fence_after,
+                margin=self.margin,
+                me=self.node_id,
+            )
         )
         report.dead = sorted(dead)
         alive = self._alive(state, now)

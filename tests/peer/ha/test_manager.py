@@ -340,3 +340,19 @@ async def test_a_complaint_is_cleared_once_the_vm_is_settled_again():
     await store.put("nodes", "h2", {**rec.value, "state": "active"})
     await m.step()
     assert vmrec(store, "stuck")["placement_error"] is None
+
+
+async def test_a_pass_soon_after_a_fresh_commit_places_but_judges_no_lease():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    await seed(store, wall, HOSTS, VMS)
+    m = manager(store, wall, mono)
+    await m.step()
+    lease_version = store.get("leases", "h1").version
+    await store.put("vms", "late", vm("late")[1])
+    mono.advance(0.1)
+    rep = await m.step()
+    assert store.get("leases", "h1").version == lease_version  # no fresh commit
+    assert vmrec(store, "late")["placement"] is not None and rep.dead == []
+    mono.advance(0.5)
+    await m.step()
+    assert store.get("leases", "h1").version == lease_version + 1
