@@ -1,8 +1,9 @@
 """``python -m bench cluster [--json]``: how fast lab hosts form a cluster, and what idling costs.
 
 Figures (the lab, real namespaces, real mDNS, real peers):
-  form_N_s          ``lab up --nodes N`` until every host's /api/v1/health reports quorum
-                    and exactly one of them is the Raft leader (N = 3, 5, 16, 32)
+  form_N_s          ``lab up --nodes N`` until every host's /api/v1/health reports quorum,
+                    exactly one is the Raft leader and the leader has all the voters
+                    it wants (3, or 5 from 5 hosts up) (N = 3, 5, 16, 32)
   join_s            one more host added to the formed 3-host cluster, until it is in
   idle_cpu_pct      mean CPU % of one host's processes, cluster formed and idle
   rss_mb            mean resident memory of one host's processes (MiB)
@@ -49,7 +50,11 @@ def formed(lab: Lab, n: int) -> bool:
     hs = health(lab)
     if len(hs) != n or any(h is None or not h.get("has_quorum") for h in hs):
         return False
-    return sum(1 for h in hs if h and h.get("raft_role") == "leader") == 1
+    # Formed = the leader has promoted as many voters as it wants (peer/membership.py:
+    # 3 below 5 hosts, then 5); the others stay read-only "replica"s by design.
+    voters = sum(1 for h in hs if h and h.get("raft_role") in ("leader", "follower"))
+    leaders = sum(1 for h in hs if h and h.get("raft_role") == "leader")
+    return leaders == 1 and voters == min(n, 3 if n < 5 else 5)
 
 
 def discovery_formed(lab: Lab, n: int) -> bool:
