@@ -41,6 +41,9 @@ class PeerContext:
             "uptime_s": round(time.time() - self.started_at, 1),
             "cluster_name": self.config.cluster_name,
             "raft": self.store.status(),
+            # Equal on replicas that applied the same commands (chaos convergence check).
+            "state_hash": self.store.state_hash(),
+            "revision": self.store.revision,
         }
         for provider in self.status_providers:
             st.update(provider())
