@@ -131,7 +131,9 @@ def measure() -> dict[str, Any]:
     times, result = [], None
     for _ in range(RUNS):
         t0 = time.perf_counter()
-        state = ClusterState.from_records(**w)
+        state = ClusterState.from_records(
+            nodes=w["nodes"], leases=w["leases"], vms=w["vms"], pools=w["pools"], groups=w["groups"]
+        )
         result = schedule(state, policy, NOW, 6.0)
         times.append(time.perf_counter() - t0)
     assert result is not None
