@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -83,13 +84,41 @@ class _Waiter:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.events: asyncio.Queue[tuple[str, Any, int]] = asyncio.Queue()
+        self.events: deque[tuple[str, Any, int]] = deque()
         self.attempt = 0
+        self._wake: asyncio.Future[None] | None = None
 
     def post(self, kind: str, value: Any, attempt: int = 0) -> None:
         """Thread-safe: hand an event to the waiting coroutine."""
         with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
-            self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, value, attempt))
+            self.loop.call_soon_threadsafe(self._push, (kind, value, attempt))
+
+    def _push(self, event: tuple[str, Any, int]) -> None:
+        self.events.append(event)
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def next(self, timeout: float) -> tuple[str, Any, int] | None:
+        """The next event, or None after ``timeout`` seconds (no task per wait)."""
+        if not self.events and timeout > 0:
+            self._wake = self.loop.create_future()
+            timer = self.loop.call_later(timeout, _resolve, self._wake)
+            try:
+                await self._wake
+            finally:
+                timer.cancel()
+                self._wake = None
+        return self.events.popleft() if self.events else None
+
+
+def _push_all(items: list[tuple[_Waiter, Any]]) -> None:
+    for waiter, event in items:
+        waiter._push(event)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class RaftStore(Store):
@@ -216,37 +245,29 @@ class RaftStore(Store):
             self._repl.submit(payload, (waiter, waiter.attempt))
             resubmit_at = loop.time() + SILENCE_RETRY
             while True:
-                wait = min(deadline, resubmit_at) - loop.time()
-                if wait <= 0:
-                    if loop.time() >= deadline:
-                        with self._lock:  # it may have landed just now
-                            done = self.sm.op_result(op_id)
-                        if done is not None:
-                            return dict(done, duplicate=True)
-                        raise self._deadline_error(op_id, timeout, last_failure)
-                    break  # silence: resubmit
-                try:
-                    kind, value, attempt = await asyncio.wait_for(waiter.events.get(), wait)
-                except TimeoutError:
+                now = loop.time()
+                if now >= deadline:
+                    with self._lock:  # it may have landed just now
+                        done = self.sm.op_result(op_id)
+                    if done is not None:
+                        return dict(done, duplicate=True)
+                    raise self._deadline_error(op_id, timeout, last_failure)
+                if now >= resubmit_at:
+                    break  # silence: resubmit (a duplicate is applied once)
+                event = await waiter.next(min(deadline, resubmit_at) - now)
+                if event is None:
                     continue
+                kind, value, attempt = event
                 if kind == "result":
                     return dict(value)
                 if kind == "stopped":
                     raise StoreError("the raft store stopped before the write was known to commit")
-                if attempt == waiter.attempt:  # a failure of the current attempt
+                if attempt == waiter.attempt:  # the current attempt failed
                     last_failure = value
-                    break
-            # Back off a little (a new leader is being elected), but take a result
-            # that arrives meanwhile.
-            pause = min(backoff, deadline - loop.time())
-            backoff = min(backoff * 2, 0.2)
-            if pause > 0:
-                with contextlib.suppress(TimeoutError):
-                    kind, value, _ = await asyncio.wait_for(waiter.events.get(), pause)
-                    if kind == "result":
-                        return dict(value)
-                    if kind == "stopped":
-                        raise StoreError("the raft store stopped")
+                    # Back off a little (a leader is being elected) before trying
+                    # again; a result that arrives meanwhile still ends the wait.
+                    resubmit_at = min(resubmit_at, loop.time() + backoff)
+                    backoff = min(backoff * 2, 0.2)
 
     def _deadline_error(self, op_id: str, timeout: float, failure: str | None) -> StoreError:
         st = self._repl.status()
@@ -281,14 +302,19 @@ class RaftStore(Store):
             cmds = []
         if not isinstance(cmds, list):
             cmds = []
+        # Wake-ups are posted once per event loop per entry, not once per write.
+        wake: dict[asyncio.AbstractEventLoop, list[tuple[_Waiter, Any]]] = {}
         with self._lock:
             for cmd in cmds:
                 res = self._apply(cmd)
                 op_id = cmd.get("id") if isinstance(cmd, dict) else None
                 if isinstance(op_id, str):
                     for w in self._waiters.get(op_id, ()):
-                        w.post("result", res)
+                        wake.setdefault(w.loop, []).append((w, ("result", res, 0)))
             self._applied_index = index
+        for loop, items in wake.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_push_all, items)
 
     def _on_failed(self, tokens: list[Any], reason: str) -> None:
         for waiter, attempt in tokens:
