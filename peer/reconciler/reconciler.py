@@ -85,6 +85,7 @@ class Reconciler:
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
         self._pools_ready: set[str] = set()
         self._guest_stopped: set[str] = set()  # VMs whose guest powered itself off
+        self._our_shutdowns: dict[str, float] = {}  # VMs we asked to shut down, when
         self._stopping = False
         self.passes = 0  # reconcile passes run (for tests and metrics)
 
@@ -150,7 +151,9 @@ class Reconciler:
 
     def _domain_event(self, ev: DomainEvent) -> None:
         if ev.event == "stopped" and ev.detail == "shutdown":
-            self._guest_stopped.add(ev.vm_id)
+            asked = self._our_shutdowns.pop(ev.vm_id, None)
+            if asked is None or time.monotonic() - asked > 3600:
+                self._guest_stopped.add(ev.vm_id)
         self.kick(ev.vm_id)
 
     async def _worker(self, vm_id: str) -> None:
@@ -384,6 +387,7 @@ class Reconciler:
                 await _step("stop", self._run(drv.stop, vm_id))
             else:
                 timeout = float(vm.get("shutdown_timeout") or self.shutdown_timeout)
+                self._our_shutdowns[vm_id] = time.monotonic()
                 await _step("shutdown", self._run(drv.shutdown, vm_id, timeout))
         await self._maybe_reboot(vm_id, vm)
         return await _step("observe", self._run(drv.domain_info, vm_id))

@@ -1,0 +1,73 @@
+"""Wiring for the daemon: open the host's driver, run the reconciler, expose both.
+
+``start_reconciler(ctx, loops)`` puts into ``ctx.services``:
+
+- ``"driver"``: the ``hypervisor.contract.Driver`` (what the API calls for the
+  VMs this peer hosts: snapshots, hot-plug, serial log, console socket);
+- ``"reconciler"``: the ``Reconciler``;
+- ``"fence_vms"``: an async function that force-stops the HA VMs of this host
+  (called when the peer fences itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from hypervisor.errors import HypervisorError
+from hypervisor.libvirt_driver import LibvirtDriver
+from peer.context import PeerContext
+from peer.reconciler.reconciler import Reconciler
+
+log = logging.getLogger(__name__)
+
+
+class _Stopper:
+    """What the daemon stops on shutdown: the reconciler, then the connection
+    (domains keep running; the next start adopts them)."""
+
+    def __init__(self, rec: Reconciler, driver: LibvirtDriver) -> None:
+        self.rec = rec
+        self.driver = driver
+
+    async def stop(self) -> None:
+        await self.rec.stop()
+        # The storage libvirtd (embedded mode) stays: running guests use its pools.
+        await asyncio.to_thread(self.driver.close, False)
+
+
+async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | None:
+    cfg = ctx.config
+    data = cfg.data_dir / "data"
+    try:
+        driver = await asyncio.to_thread(
+            LibvirtDriver, cfg.libvirt_uri, pools={"local": str(data / "local")}
+        )
+    except HypervisorError as e:
+        log.error("no hypervisor (%s): VMs are not run on this host: %s", cfg.libvirt_uri, e)
+        return None
+    rec = Reconciler(ctx.store, driver, ctx.node_id)
+    await rec.start()
+    ctx.services["driver"] = driver
+    ctx.services["reconciler"] = rec
+    ctx.services["fence_vms"] = lambda: fence_ha_vms(ctx, rec, driver)
+    ctx.status_providers.append(rec.status)
+    ctx.status_providers.append(lambda: {"hypervisor": {"accel": driver.accel.to_dict()}})
+    loops.append(_Stopper(rec, driver))
+    log.info("reconciler started (%s, %s)", cfg.libvirt_uri, driver.accel.reason)
+    return rec
+
+
+async def fence_ha_vms(ctx: PeerContext, rec: Reconciler, driver: LibvirtDriver) -> None:
+    """Self-fencing: stop reconciling (nothing gets restarted) and pull the plug
+    on every local domain of an HA VM, so the leader may restart it elsewhere."""
+    await rec.stop()
+    for info in await asyncio.to_thread(driver.list_domains):
+        vm = ctx.store.get("vms", info.vm_id)
+        ha = (vm.value.get("ha") or {}) if vm is not None else {}
+        if vm is None or ha.get("enabled"):
+            with contextlib.suppress(HypervisorError):
+                await asyncio.to_thread(driver.stop, info.vm_id)
+                log.warning("fenced: VM %s forced off", info.vm_id)
