@@ -108,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
+    except BrokenPipeError:  # quantix ... | head
+        return 0
     except Exception as e:  # a bug in the CLI: still one line unless debugging
         if os.environ.get("QUANTIX_DEBUG"):
             raise

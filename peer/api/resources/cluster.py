@@ -77,12 +77,13 @@ def cluster_view(req: ApiRequest) -> dict[str, Any]:
     st = store.status()
     now = time.time()
     nodes = {r.key: r.value for r in store.scan("nodes")}
-    # Raft knows hosts by their raft address; people and the API by node id.
-    by_addr = {n.get("raft_addr"): nid for nid, n in nodes.items() if n.get("raft_addr")}
-    leader = by_addr.get(st.get("leader"), st.get("leader"))
-    voters = {by_addr.get(a, a) for a in st.get("voters") or []}
     leases = {r.key: r.value for r in store.scan("leases")}
-    ids = sorted(set(nodes) | {by_addr.get(m, str(m)) for m in st.get("members") or []})
+    # The Raft layer names members by their Raft address; users know node ids.
+    by_addr = {str(v["raft_addr"]): k for k, v in nodes.items() if v.get("raft_addr")}
+    leader = st.get("leader")
+    leader = by_addr.get(str(leader), leader) if leader is not None else None
+    raft_members = {by_addr.get(str(m), str(m)) for m in st.get("members") or []}
+    ids = sorted(set(nodes) | raft_members)
     members = []
     for nid in ids:
         n = nodes.get(nid, {})
@@ -94,7 +95,7 @@ def cluster_view(req: ApiRequest) -> dict[str, Any]:
                 "address": n.get("address"),
                 "state": n.get("state"),
                 "leader": nid == leader,
-                "voter": nid in voters if voters else n.get("voter"),
+                "voter": n.get("voter"),
                 "lease_age_s": round(now - float(renewed), 3) if renewed is not None else None,
             }
         )

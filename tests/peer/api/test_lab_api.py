@@ -1,0 +1,157 @@
+"""The API on a real 3-peer lab: any peer serves it, writes from followers commit,
+revocations and lockouts hold everywhere, the stream serves from any peer, and
+schemathesis finds the served document honoured."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from chaos.lab import Lab, wait_for
+from tests.peer.api.conformance import run_conformance
+
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
+
+if os.geteuid() != 0:
+    pytest.skip("the lab needs root", allow_module_level=True)
+pytest.importorskip("peer.daemon")
+
+
+class Peer:
+    """requests against one lab peer (self-signed certificate, so no verification)."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.s = requests.Session()
+        self.s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=False
+        self.s.verify = False
+        if token:
+            self.s.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return self.s.request(method, f"{self.url}/api/v1{path}", timeout=15, **kw)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    import urllib3
+
+    urllib3.disable_warnings()
+    lab = Lab("a" + secrets.token_hex(3), Path(tmp_path_factory.mktemp("labs")))
+    try:
+        lab.up(3)
+        yield lab
+    finally:
+        lab.down()
+
+
+@pytest.fixture(scope="module")
+def peers(lab: Lab) -> list[Peer]:
+    password = lab.admin_password(timeout=60)
+    assert password, "no peer wrote the initial admin password"
+    anon = [Peer(h.url) for h in lab.hosts()]
+
+    def all_in_quorum() -> bool:
+        try:
+            return all(p.call("GET", "/health").json().get("has_quorum") for p in anon)
+        except (requests.RequestException, ValueError):
+            return False
+
+    assert wait_for(all_in_quorum, 60, interval=0.5), "the 3 peers did not form a cluster"
+    r = anon[0].call("POST", "/auth/login", json={"username": "admin", "password": password})
+    assert r.status_code == 200, r.text
+    cookie = {
+        "Cookie": f"qx_session={r.cookies['qx_session']}",
+        "X-CSRF-Token": r.json()["csrf_token"],
+    }
+    tok = anon[0].call("POST", "/tokens", json={"name": "lab-test"}, headers=cookie).json()["token"]
+    out = [Peer(h.url, tok) for h in lab.hosts()]
+
+    def three_nodes() -> bool:
+        return bool(out[0].call("GET", "/cluster").json()["health"]["nodes_total"] == 3)
+
+    assert wait_for(three_nodes, 30, interval=0.5), "not every peer registered its node"
+    return out
+
+
+def test_writes_through_any_peer_are_read_consistently_everywhere(peers):
+    for i, p in enumerate(peers):
+        r = p.call("POST", "/pools", json={"name": f"p{i}", "path": f"/srv/p{i}"})
+        assert r.status_code == 201, r.text
+    for p in peers:
+        names = {x["id"] for x in p.call("GET", "/pools?consistent=true").json()["items"]}
+        assert {"p0", "p1", "p2"} <= names
+    cluster = peers[2].call("GET", "/cluster").json()
+    assert cluster["health"]["nodes_total"] == 3 and cluster["leader"]
+
+
+def test_a_revoked_token_fails_on_every_peer(peers):
+    r = peers[0].call("POST", "/tokens", json={"name": "short", "role": "viewer"})
+    tok = r.json()
+    viewers = [Peer(p.url, tok["token"]) for p in peers]
+    assert all(v.call("GET", "/vms").status_code == 200 for v in viewers)
+    assert peers[1].call("DELETE", f"/tokens/{tok['id']}").status_code == 204
+    # Committed before the answer; each peer refuses it once it has applied it.
+    assert wait_for(lambda: all(v.call("GET", "/vms").status_code == 401 for v in viewers), 10)
+
+
+def test_failed_logins_on_different_peers_add_up_to_a_lock(peers):
+    admin = peers[0]
+    assert (
+        admin.call(
+            "POST",
+            "/users",
+            json={"name": "mallory", "role": "viewer", "password": "right-password"},
+        ).status_code
+        == 201
+    )
+    anon = [Peer(p.url) for p in peers]
+    codes = [
+        anon[i % 3]
+        .call("POST", "/auth/login", json={"username": "mallory", "password": "x"})
+        .status_code
+        for i in range(5)
+    ]
+    assert codes == [401, 401, 401, 401, 423]
+    for a in anon:
+        r = a.call(
+            "POST", "/auth/login", json={"username": "mallory", "password": "right-password"}
+        )
+        assert r.status_code == 423
+
+
+def test_the_stream_on_one_peer_sees_writes_made_on_another(peers):
+    import asyncio
+
+    import aiohttp
+
+    async def go() -> dict[str, Any]:
+        headers = {"Authorization": str(peers[2].s.headers["Authorization"])}
+        async with (
+            aiohttp.ClientSession() as s,
+            s.ws_connect(
+                f"{peers[2].url}/api/v1/events/stream?kind=pool.created", headers=headers, ssl=False
+            ) as ws,
+        ):
+            await asyncio.to_thread(
+                peers[0].call, "POST", "/pools", json={"name": "streamed", "path": "/srv/s"}
+            )
+            async with asyncio.timeout(10):
+                return dict(await ws.receive_json())
+
+    ev = asyncio.run(go())
+    assert ev["resource_id"] == "streamed"
+
+
+def test_schemathesis_against_a_follower(peers):
+    follower = next(p for p in peers if p.call("GET", "/peer").json()["raft"]["role"] != "leader")
+    token = follower.s.headers["Authorization"].split()[1]
+    failures, calls = run_conformance(follower.url, str(token), max_examples=5, verify=False)
+    assert not failures, "\n\n".join(failures)
+    assert calls > 100
