@@ -8,7 +8,7 @@ APT_PACKAGES=(
   pkg-config libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
   qemu-system-x86 qemu-utils ovmf openvswitch-switch
   iproute2 nftables tmux bridge-utils
-  linux-image-amd64 busybox-static cpio kmod
+  linux-image-amd64 busybox-static cpio kmod faketime
 )
 if [[ "${QUANTIX_WITH_BROWSER:-1}" == 1 ]]; then
   APT_PACKAGES+=(chromium)
