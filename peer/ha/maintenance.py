@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from peer.ha.recovery import recovery_order
-from peer.scheduler.balance import Move, in_flight_by_source
+from peer.scheduler.balance import MIGRATION_RETRY_S, Move, in_flight_by_source, recently_failed
 from peer.scheduler.model import ClusterState
 from peer.scheduler.placement import Placer
 
@@ -35,8 +35,11 @@ def draining_hosts(state: ClusterState, alive: Iterable[str]) -> list[str]:
     )
 
 
-def plan_evacuation(state: ClusterState, placer: Placer, draining: Iterable[str]) -> EvacuationPlan:
-    """Moves off each draining host; ``placer`` is updated with them."""
+def plan_evacuation(
+    state: ClusterState, placer: Placer, draining: Iterable[str], now: float | None = None
+) -> EvacuationPlan:
+    """Moves off each draining host; ``placer`` is updated with them. ``now``
+    (committed time) holds back VMs whose last migration failed recently."""
     plan = EvacuationPlan()
     busy = in_flight_by_source(state)
     limit = placer.policy.max_migrations_per_host
@@ -52,6 +55,12 @@ def plan_evacuation(state: ClusterState, placer: Placer, draining: Iterable[str]
         for vm in staying:
             if slots <= 0:
                 break
+            if recently_failed(vm, now):
+                plan.blocked[vm.id] = (
+                    f"{vm.title} cannot leave {node} for maintenance: its last migration failed;"
+                    f" trying again {MIGRATION_RETRY_S / 60:g} minutes after that"
+                )
+                continue
             target = placer.choose(vm)
             if target is None:
                 why = placer.why_not(vm).removeprefix(f"cannot place {vm.title}: ")

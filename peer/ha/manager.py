@@ -177,7 +177,9 @@ class HAManager:
         report.migrations_started = await self._start_requested(policy, ok, why, alive, now)
 
         state = self.reader.read(self.store)
-        evac = plan_evacuation(state, Placer(state, policy, ok, why), draining_hosts(state, alive))
+        evac = plan_evacuation(
+            state, Placer(state, policy, ok, why), draining_hosts(state, alive), now
+        )
         report.migrations_started += await self.scheduler.start_moves(state, evac.moves, now)
         await self._record_errors(state, evac.blocked, now, "vm.evacuation_blocked")
 
@@ -218,7 +220,7 @@ class HAManager:
             vm = state.vms[r.vm]
             lease_expect: int | str = "absent" if r.lease_version is None else r.lease_version
             if r.kind == "revert":
-                value = records.reverted(vm, r.target)
+                value = records.reverted(vm, r.target, now, failed=False)
                 msg = f"{vm.title} returned to {r.target}: migration target {r.source} failed"
             elif r.kind == "adopt":
                 value = records.migration_done(vm)
@@ -352,7 +354,7 @@ class HAManager:
                 items.append(task)
             items.append(
                 [
-                    put("vms", vm_id, records.reverted(vm, source), vm.version),
+                    put("vms", vm_id, records.reverted(vm, source, now), vm.version),
                     *self._event(now, "vm.migration_failed", vm_id, msg, source, "error"),
                 ]
             )

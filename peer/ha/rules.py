@@ -16,7 +16,8 @@ from typing import Any
 
 class CopyVerdict(StrEnum):
     KEEP = "keep"  # placed here at this epoch
-    ADOPT = "adopt"  # placed here, older epoch: record the new epoch, keep it
+    ADOPT = "adopt"  # placed here at ``adopt_epoch`` (a reverted migration): record the new epoch
+    RESTART = "restart"  # placed here, older epoch: force it off first, then converge
     HAND_OVER = "hand_over"  # live migration source: keep it until it has moved
     DESTROY = "destroy"  # placed elsewhere, or the VM is gone: stale copy
 
@@ -35,7 +36,13 @@ def local_copy_verdict(
         return CopyVerdict.DESTROY
     epoch = vm.get("placement_epoch", 0)
     if vm.get("placement") == me:
-        return CopyVerdict.KEEP if domain_epoch == epoch else CopyVerdict.ADOPT
+        if domain_epoch == epoch:
+            return CopyVerdict.KEEP
+        if domain_epoch is not None and domain_epoch == vm.get("adopt_epoch"):
+            return CopyVerdict.ADOPT
+        # A copy from an older placement here means something went wrong in between
+        # (this host was fenced, or a copy survived one): never let it run on.
+        return CopyVerdict.RESTART
     mig = _migration(vm)
     if (
         mig is not None

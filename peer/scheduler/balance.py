@@ -16,6 +16,14 @@ from peer.scheduler.model import ClusterState, Vm
 from peer.scheduler.placement import Placer
 
 _EPS = 1e-9
+# After a failed migration the VM is left alone this long (committed seconds), so a
+# move that cannot succeed is not retried every pass.
+MIGRATION_RETRY_S = 300.0
+
+
+def recently_failed(vm: Vm, now: float | None) -> bool:
+    at = vm.migration_failed_at
+    return now is not None and at is not None and now - at < MIGRATION_RETRY_S
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ def imbalance(placer: Placer) -> float:
     return max(loads) - min(loads)
 
 
-def recommend(state: ClusterState, placer: Placer) -> list[Move]:
+def recommend(state: ClusterState, placer: Placer, now: float | None = None) -> list[Move]:
     """Up to ``drs_max_moves`` live migrations that reduce the imbalance.
 
     ``placer`` is updated as if the moves were done (pass a fresh one)."""
@@ -76,6 +84,8 @@ def recommend(state: ClusterState, placer: Placer) -> list[Move]:
     movable: dict[int, list[Vm]] = {i: [] for i in hosts}
     for vm in sorted(state.vms.values(), key=lambda v: v.id):
         if vm.placement is None or vm.migration is not None or vm.desired != "running":
+            continue
+        if recently_failed(vm, now):
             continue
         i = placer.index.get(vm.placement)
         if i in movable and state.running_on(vm) == vm.placement:

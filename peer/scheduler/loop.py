@@ -127,7 +127,7 @@ class SchedulerLoop:
         ok, why = eligible_hosts(state, now, self.lease_ttl)
         placer = Placer(state, policy, ok, why)
         spread = imbalance(placer)
-        moves = recommend(state, placer)
+        moves = recommend(state, placer, now)
         report.recommendations = moves
         if policy.drs_mode == "auto":
             report.migrations_started = await self.start_moves(state, moves, now)

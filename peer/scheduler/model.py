@@ -159,6 +159,7 @@ class Vm:
     migration: Mapping[str, Any] | None
     placement_error: str | None
     ha_restarts: tuple[float, ...]
+    migration_failed_at: float | None
     raw: Value = field(repr=False, compare=False)
 
     @property
@@ -196,6 +197,11 @@ class Vm:
             migration=mig if isinstance(mig, dict) else None,
             placement_error=err if isinstance(err, str) and err else None,
             ha_restarts=tuple(_float(t, 0.0) for t in restarts),
+            migration_failed_at=(
+                float(v["migration_failed_at"])
+                if isinstance(v.get("migration_failed_at"), (int, float))
+                else None
+            ),
             raw=v,
         )
 

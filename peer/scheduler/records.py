@@ -19,6 +19,7 @@ def _base(vm: Vm) -> Value:
 def placed(vm: Vm, host: str) -> Value:
     v = _base(vm)
     v.update(placement=host, placement_epoch=vm.epoch + 1, placement_error=None)
+    v.pop("adopt_epoch", None)  # only ever valid for the placement that set it
     return v
 
 
@@ -50,10 +51,16 @@ def migration_done(vm: Vm) -> Value:
     return v
 
 
-def reverted(vm: Vm, source: str) -> Value:
-    """Back to the migration's source (the source still holds the guest)."""
+def reverted(vm: Vm, source: str, now: float, failed: bool = True) -> Value:
+    """Back to the migration's source, which may still run the guest: its domain
+    (of the source epoch) may be adopted rather than restarted (``adopt_epoch``)."""
     v = placed(vm, source)
+    src_epoch = vm.migration.get("source_epoch") if vm.migration else None
+    if isinstance(src_epoch, int):
+        v["adopt_epoch"] = src_epoch
     v["migration"] = None
+    if failed:
+        v["migration_failed_at"] = now
     return v
 
 

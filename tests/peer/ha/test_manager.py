@@ -356,3 +356,30 @@ async def test_a_pass_soon_after_a_fresh_commit_places_but_judges_no_lease():
     mono.advance(0.5)
     await m.step()
     assert store.get("leases", "h1").version == lease_version + 1
+
+
+async def test_failed_live_migration_goes_back_to_its_source_and_is_not_retried_at_once():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    hosts = [host("h1"), host("h2", state="maintenance"), host("h3")]
+    await seed(store, wall, hosts, [vm("up", placement="h2", epoch=1)], [running("up", "h2", 1)])
+    m = manager(store, wall, mono)
+    await m.step()
+    assert vmrec(store, "up")["migration"]["kind"] == "live"
+    await store.put(
+        "vm_status",
+        "up",
+        {"node": "h2", "epoch": 1, "state": "running", "migration_error": "no route to h3"},
+    )
+    mono.advance(1.0)
+    await m.step()
+    rec = vmrec(store, "up")
+    assert rec["placement"] == "h2" and rec["placement_epoch"] == 3 and rec["migration"] is None
+    assert rec["adopt_epoch"] == 1 and rec["migration_failed_at"] == wall()
+    assert "its last migration failed" in rec["placement_error"]
+    assert len(events(store, "vm.migration_failed")) == 1
+    wall.advance(301.0)
+    mono.advance(301.0)
+    await renew(store, wall, "h2", "h3")
+    await m.step()
+    assert vmrec(store, "up")["migration"] is not None  # tried again after the pause
+    assert "adopt_epoch" not in vmrec(store, "up")

@@ -19,7 +19,9 @@ COLD = {**LIVE, "kind": "cold"}
 def test_copy_verdicts():
     assert local_copy_verdict(None, "s", 3) is CopyVerdict.DESTROY
     assert local_copy_verdict(rec("s", 3), "s", 3) is CopyVerdict.KEEP
-    assert local_copy_verdict(rec("s", 5), "s", 3) is CopyVerdict.ADOPT
+    assert local_copy_verdict(rec("s", 5), "s", 3) is CopyVerdict.RESTART
+    assert local_copy_verdict({**rec("s", 5), "adopt_epoch": 3}, "s", 3) is CopyVerdict.ADOPT
+    assert local_copy_verdict({**rec("s", 5), "adopt_epoch": 3}, "s", 2) is CopyVerdict.RESTART
     assert local_copy_verdict(rec("t", 5), "s", 3) is CopyVerdict.DESTROY  # HA moved it
     assert local_copy_verdict(rec("t", 5, migration=LIVE), "s", 4) is CopyVerdict.HAND_OVER
     assert local_copy_verdict(rec("t", 5, migration=COLD), "s", 4) is CopyVerdict.DESTROY
