@@ -40,7 +40,8 @@ def event_ops(
         "level": level,
         "user": None,
     }
-    ops = [put("events", f"{int(now * 1e9):020d}-{secrets.token_hex(3)}", value, "absent")]
+    # 64 random bits: a pass may log thousands of events with the same timestamp.
+    ops = [put("events", f"{int(now * 1e9):020d}-{secrets.token_hex(8)}", value, "absent")]
     if store.count("events") >= EVENTS_KEEP + TRIM_SLACK:
         ops.append(trim("events", EVENTS_KEEP))
     return ops
