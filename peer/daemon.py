@@ -36,6 +36,7 @@ from peer.auth.users import ensure_initial_admin
 from peer.config import ConfigError, NodeConfig, load_config
 from peer.context import PeerContext
 from peer.formation import Formation
+from peer.hostmgmt import host_routes
 from peer.identity import Membership, ensure_node_id, pick_address, system_hostname, write_file
 from peer.join import JoinResponder, send_adoption
 from peer.join import routes as join_routes
@@ -112,7 +113,7 @@ class Peer:
         return 0
 
     async def _serve_api(self, cert: Path, key: Path) -> None:
-        app = build_app(self.ctx, extra_routes=[join_routes])
+        app = build_app(self.ctx, extra_routes=[join_routes, *host_routes(self.ctx)])
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
         site = web.TCPSite(
