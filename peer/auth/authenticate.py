@@ -13,7 +13,6 @@ from peer.auth.principal import Principal
 from peer.auth.roles import Role
 from peer.auth.sessions import COOKIE, session_key
 from peer.auth.tokens import split_token, token_valid
-from peer.auth.users import locked_until
 from raft.store import Store
 
 
@@ -26,9 +25,14 @@ class AuthFailed(Exception):
         self.message = message
 
 
-def _user_role(store: Store, user: str, now: float) -> Role | None:
+def _user_role(store: Store, user: str) -> Role | None:
+    """The user's current role, or None if the user is gone.
+
+    A lockout stops *password* logins only: otherwise anyone could disable an
+    admin's automation tokens and open sessions by failing five logins.
+    """
     rec = store.get("users", user)
-    if rec is None or locked_until(rec.value, now) is not None:
+    if rec is None:
         return None
     try:
         return Role.parse(str(rec.value.get("role")))
@@ -52,12 +56,17 @@ def authenticate(
         if parts is None or rec is None or not token_valid(rec.value, parts[1], now):
             raise AuthFailed("invalid_token", "the token is unknown, expired or revoked")
         user = str(rec.value.get("user"))
-        urole = _user_role(store, user, now)
+        urole = _user_role(store, user)
         if urole is None:
-            raise AuthFailed("invalid_token", "the token's user no longer exists or is locked")
+            raise AuthFailed("invalid_token", "the token's user no longer exists")
         # A token never grants more than its user has *now* (a demoted user's
         # old tokens shrink with them).
-        role = min(Role.parse(str(rec.value.get("role"))), urole)
+        try:
+            role = min(Role.parse(str(rec.value.get("role"))), urole)
+        except ValueError:
+            raise AuthFailed(
+                "invalid_token", "the token's role is not one this API knows"
+            ) from None
         return Principal(user=user, role=role, via="token", token_id=parts[0])
     sid = cookies.get(COOKIE)
     if sid:
@@ -66,9 +75,9 @@ def authenticate(
         if srec is None or float(srec.value.get("expires_at") or 0) <= now:
             raise AuthFailed("session_expired", "the session has expired; log in again")
         user = str(srec.value.get("user"))
-        urole = _user_role(store, user, now)
+        urole = _user_role(store, user)
         if urole is None:
-            raise AuthFailed("session_expired", "the session's user no longer exists or is locked")
+            raise AuthFailed("session_expired", "the session's user no longer exists")
         return Principal(
             user=user, role=urole, via="session", session_key=key, csrf=str(srec.value.get("csrf"))
         )

@@ -94,6 +94,7 @@ async def test_five_failures_lock_the_account_on_every_peer(
     store, client, tmp_path, aiohttp_client
 ):
     await add_user(store, "bob", Role.VIEWER)
+    bobs_token = await add_token(store, "bob", Role.VIEWER)
     for _ in range(4):
         r = await login(client, "bob", "wrong-password")
         assert r.status == 401 and (await r.json())["code"] == "invalid_credentials"
@@ -103,6 +104,9 @@ async def test_five_failures_lock_the_account_on_every_peer(
     other = await aiohttp_client(build_app(make_ctx(store, tmp_path, "n2")))
     r = await login(other, "bob", PASSWORD)
     assert r.status == 423 and (await r.json())["code"] == "account_locked"
+    # Only password logins are locked: a stranger failing logins cannot switch
+    # off the user's automation tokens.
+    assert (await other.get("/api/v1/vms", headers=bearer(bobs_token))).status == 200
     # The audit trail has the failures, without the password.
     audit = [a.value for a in store.scan("audit")]
     assert sum(a["result"] == "invalid_credentials" for a in audit) == 5

@@ -155,3 +155,29 @@ def test_schemathesis_against_a_follower(peers):
     failures, calls = run_conformance(follower.url, str(token), max_examples=5, verify=False)
     assert not failures, "\n\n".join(failures)
     assert calls > 100
+
+
+def test_cli_login_pins_the_peer_certificate(lab, peers, tmp_path, monkeypatch, capsys):
+    import io
+    import sys
+
+    import yaml
+
+    from peer.cli.client import server_fingerprint
+    from peer.cli.main import main
+
+    monkeypatch.setenv("QUANTIX_CONFIG", str(tmp_path / "config.yaml"))
+    url = peers[1].url
+    fp = server_fingerprint(url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lab.admin_password() + "\n"))
+    code = main(["login", url, "--fingerprint", fp, "--user", "admin", "--password-stdin"])
+    assert code == 0, capsys.readouterr().err
+    assert main(["vm", "list"]) == 0
+    # A different certificate (a reinstalled host, or someone in between) is refused.
+    cfg = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    for c in cfg["contexts"].values():
+        c["fingerprint"] = "00" * 32
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    capsys.readouterr()
+    assert main(["vm", "list"]) == 3
+    assert "not the pinned one" in capsys.readouterr().err
