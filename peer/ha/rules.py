@@ -84,3 +84,20 @@ def may_start(
     if mig.get("kind") == "live":
         return False, f"waiting for the live migration from {source}"
     return False, f"waiting for {source} to stop its copy"
+
+
+def fence_victims(vms: Mapping[str, Mapping[str, Any]], me: str) -> set[str]:
+    """The VMs whose guests peer ``me`` must stop when it fences itself: every VM
+    the leader may start elsewhere once this host counts as dead — HA-enabled VMs
+    placed here, and VMs being migrated to or from here (a migration with a dead
+    end is sent back, or finished, on the live end). ``vms``: id -> record value."""
+    out: set[str] = set()
+    for vm_id, vm in vms.items():
+        mig = _migration(vm)
+        ha = vm.get("ha")
+        ha_on = isinstance(ha, Mapping) and ha.get("enabled") is True
+        if (vm.get("placement") == me and (ha_on or mig is not None)) or (
+            mig is not None and mig.get("source") == me
+        ):
+            out.add(vm_id)
+    return out

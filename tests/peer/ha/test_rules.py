@@ -1,6 +1,6 @@
 """The epoch rule and the migration hand-over, as a reconciler sees them."""
 
-from peer.ha.rules import CopyVerdict, local_copy_verdict, may_start
+from peer.ha.rules import CopyVerdict, fence_victims, local_copy_verdict, may_start
 
 
 def rec(placement, epoch, desired="running", migration=None):
@@ -53,3 +53,14 @@ def test_migration_target_waits_for_the_source():
     assert may_start(rec("t", 5, migration=LIVE), arrived, "t", False)[0]
     assert not may_start(rec("t", 5, migration=COLD), older_report, "t", False)[0]
     assert not may_start(rec("t", 5, migration=COLD), None, "t", False)[0]
+
+
+def test_a_fence_stops_every_guest_the_leader_may_start_elsewhere():
+    vms = {
+        "ha": {**rec("me", 1), "ha": {"enabled": True}},
+        "plain": rec("me", 1),
+        "arriving": rec("me", 2, migration={**LIVE, "source": "x", "target": "me"}),
+        "leaving": rec("y", 2, migration={**LIVE, "source": "me", "target": "y"}),
+        "elsewhere": {**rec("y", 1), "ha": {"enabled": True}},
+    }
+    assert fence_victims(vms, "me") == {"ha", "arriving", "leaving"}
