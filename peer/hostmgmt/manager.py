@@ -105,11 +105,14 @@ class HostManager:
         except StoreError as e:
             log.warning("host audit not committed (%s): %s %s", e.code, action, result)
 
-    def mgmt_interface(self) -> str | None:
-        return self.ctx.config.mgmt_interface or netlink.interface_for(self.ctx.address)
+    async def mgmt_interface(self) -> str | None:
+        # pyroute2's synchronous API runs its own event loop: never on the peer's.
+        if self.ctx.config.mgmt_interface:
+            return self.ctx.config.mgmt_interface
+        return await asyncio.to_thread(netlink.interface_for, self.ctx.address)
 
     # -- status -------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    async def status(self) -> dict[str, Any]:
         now = self.clock()
         cur = telemetry.read_cpu_times()
         cpu = telemetry.cpu_percent(self._cpu_prev, cur)
@@ -117,11 +120,11 @@ class HostManager:
         ssh = SshState.from_dict(self.state.get("ssh"))
         console = self.state.get("console") or {}
         until = lockout.locked_until(console, now)
-        iface = self.mgmt_interface()
+        iface = await self.mgmt_interface()
         net: dict[str, Any] = {"interface": iface, "configured": self.state.get("network")}
         if iface:
             with contextlib.suppress(HostError):
-                net.update(netlink.read(iface))
+                net.update(await asyncio.to_thread(netlink.read, iface))
         pending = self.state.get("network_pending")
         if pending:
             net["pending"] = {
@@ -222,7 +225,7 @@ class HostManager:
         self.state.set("ssh", dict(new.to_dict(), by=user))
         self._local_log(f"ssh.{action}", user, "ok", until=new.until, control=control)
         self._arm_ssh()
-        ssh_status: dict[str, Any] = self.status()["ssh"]
+        ssh_status: dict[str, Any] = (await self.status())["ssh"]
         return ssh_status
 
     def _arm_ssh(self) -> None:
@@ -264,7 +267,7 @@ class HostManager:
                 code="change_pending",
                 status=409,
             )
-        settings = netconf.validate(raw, self.mgmt_interface())
+        settings = netconf.validate(raw, await self.mgmt_interface())
         dev = netconf.device(settings)
         resolv = self._resolv_path()
         try:
@@ -280,7 +283,7 @@ class HostManager:
                 settings["gateway"],
             )
         else:
-            cur = netlink.read(settings["interface"])
+            cur = await asyncio.to_thread(netlink.read, settings["interface"])
             snapshot = {
                 "interface": settings["interface"],
                 "device": settings["interface"],

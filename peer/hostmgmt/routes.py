@@ -154,7 +154,7 @@ def _sync(fn: Any, *args: Any) -> Any:
 async def host_status(req: ApiRequest) -> Reply:
     """CPU and memory use, uptime, the SSH timer, the management interface and
     any network change waiting for confirmation, the console lock, factory state."""
-    return Reply(manager(req.ctx).status())
+    return Reply(await manager(req.ctx).status())
 
 
 @routes.get(
