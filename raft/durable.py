@@ -126,10 +126,28 @@ def decode_blob(magic: bytes, data: bytes, path: Path, what: str) -> bytes:
 # -- snapshot file ---------------------------------------------------------
 
 
+def _pack_chunks(obj: Any, packer: Any, depth: int) -> Any:
+    """msgpack ``obj`` in pieces (large maps and lists item by item), so that a
+    background thread packing a big state lets other threads run between
+    pieces. The pieces joined equal ``packb(obj)``."""
+    if depth > 0 and isinstance(obj, dict) and len(obj) > 64:
+        yield packer.pack_map_header(len(obj))
+        for k, v in obj.items():
+            yield packer.pack(k)
+            yield from _pack_chunks(v, packer, depth - 1)
+    elif depth > 0 and isinstance(obj, list) and len(obj) > 64:
+        yield packer.pack_array_header(len(obj))
+        for v in obj:
+            yield from _pack_chunks(v, packer, depth - 1)
+    else:
+        yield packer.pack(obj)
+
+
 def write_snapshot(path: Path, body: dict[str, Any]) -> int:
     """Write a snapshot file at ``path`` (not atomically: callers write a temp
     name and rename). Fsyncs the file. Returns its size."""
-    data = encode_blob(SNAP_MAGIC, msgpack.packb(body, use_bin_type=True))
+    packer = msgpack.Packer(use_bin_type=True)
+    data = encode_blob(SNAP_MAGIC, b"".join(_pack_chunks(body, packer, 4)))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         _write_all(fd, data, 0)

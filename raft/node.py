@@ -321,8 +321,12 @@ class RaftStore(Store):
             waiter.post("failed", reason, attempt)
 
     def _snapshot_state(self) -> dict[str, Any]:
+        """The state as plain data, safe to pack on another thread while
+        applies go on (records are replaced on write, never changed in place)."""
         with self._lock:
-            return {"format": 1, "state": self.sm.snapshot()}
+            state = self.sm.snapshot()
+            state["tables"] = {t: dict(rows) for t, rows in state["tables"].items()}
+            return {"format": 1, "state": state}
 
     def _restore_state(self, state: dict[str, Any], index: int) -> None:
         with self._lock:

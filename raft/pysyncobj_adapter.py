@@ -46,7 +46,7 @@ import msgpack
 import pysyncobj.pickle as _pickle
 import pysyncobj.syncobj as _syncobj_module
 from pysyncobj import SyncObj, SyncObjConf, replicated
-from pysyncobj.config import FAIL_REASON
+from pysyncobj.config import FAIL_REASON, SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.syncobj import _COMMAND_TYPE, SyncObjException
@@ -221,6 +221,10 @@ class _SyncObj(SyncObj):  # type: ignore[misc]
         self._qx_on_entry(self.raftLastApplied + 1, data)
 
 
+class _SnapshotDeferred(Exception):
+    """Raised by the serializer so that pysyncobj does not rename its temp file."""
+
+
 Token = Any
 EntryHook = Callable[[int, bytes], None]
 FailHook = Callable[[list[Token], str], None]
@@ -279,6 +283,8 @@ class Replicator:
         self._lock_fd = -1
         self.snapshots_written = 0
         self.last_snapshot_s = 0.0
+        self._snapshot_thread: threading.Thread | None = None
+        self._snapshot_result: int | None = None
         self.switched = threading.Event()  # set when a replica became a voter
 
     # -- lifecycle (blocking; the store calls these in a worker thread) -----
@@ -288,7 +294,12 @@ class Replicator:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_data_dir()
         try:
-            for stale in ("raft.snapshot.tmp", "raft.snapshot.1.tmp", "raft.journal.tmp"):
+            for stale in (
+                "raft.snapshot.tmp",
+                "raft.snapshot.1.tmp",
+                "raft.snapshot.next",
+                "raft.journal.tmp",
+            ):
                 with contextlib.suppress(FileNotFoundError):
                     (self.data_dir / stale).unlink()
             if self.snapshot_path.exists():
@@ -323,6 +334,7 @@ class Replicator:
             fullDumpFile=str(self.snapshot_path),
             serializer=self._serialize,
             deserializer=self._deserialize,
+            serializeChecker=self._snapshot_progress,
             logCompactionMinEntries=t.compaction_entries,
             logCompactionMinTime=t.compaction_seconds,
             # Never split an entry: pysyncobj's chunked path for large entries is fragile.
@@ -362,6 +374,9 @@ class Replicator:
         self._wakeup.notify()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(10.0)
+        snap = self._snapshot_thread
+        if snap is not None:
+            snap.join(30.0)
         if self._so is not None and (self._thread is None or not self._thread.is_alive()):
             self._destroy_syncobj()
         self._wakeup.close()
@@ -462,15 +477,53 @@ class Replicator:
 
     # -- snapshots (tick thread) ----------------------------------------------
     def _serialize(self, tmp_file: str, data: Any) -> None:
+        """Start a snapshot of the state as of the last applied entry.
+
+        The state is captured here, on the tick thread (a shallow copy: records
+        are replaced, never changed in place); a background thread packs it,
+        fsyncs it and renames it over the snapshot, and ``_snapshot_progress``
+        then reports success so that pysyncobj cuts the journal only after the
+        snapshot is durable. The tick thread, and so heartbeats and commits, go
+        on meanwhile."""
         last, prev, cluster = data
-        t0 = time.monotonic()
         body = self._snapshot_state()
         body["last"] = [bytes(last[0]), int(last[1]), int(last[2])]
         body["prev"] = [bytes(prev[0]), int(prev[1]), int(prev[2])]
         body["cluster"] = sorted(n.id for n in cluster if n is not None)
-        write_snapshot(Path(tmp_file), body)
+        self._snapshot_result = None
+        self._snapshot_thread = threading.Thread(
+            target=self._write_snapshot, args=(body,), name="raft-snapshot", daemon=True
+        )
+        self._snapshot_thread.start()
+        # pysyncobj renames tmp_file over the snapshot when this returns; raising
+        # skips that (our thread renames its own file when it is complete).
+        raise _SnapshotDeferred
+
+    def _write_snapshot(self, body: dict[str, Any]) -> None:
+        t0 = time.monotonic()
+        tmp = self.data_dir / "raft.snapshot.next"
+        try:
+            write_snapshot(tmp, body)
+            os.replace(tmp, self.snapshot_path)
+            fsync_dir(self.data_dir)
+        except Exception:
+            log.exception("raft: writing the snapshot failed; the journal is kept")
+            self._snapshot_result = SERIALIZER_STATE.FAILED
+            return
         self.snapshots_written += 1
         self.last_snapshot_s = time.monotonic() - t0
+        self._snapshot_result = SERIALIZER_STATE.SUCCESS
+        self._wakeup.notify()
+
+    def _snapshot_progress(self) -> int:
+        """pysyncobj's serializeChecker: called every tick."""
+        thread = self._snapshot_thread
+        if thread is None:
+            return int(SERIALIZER_STATE.NOT_SERIALIZING)
+        if thread.is_alive():
+            return int(SERIALIZER_STATE.SERIALIZING)
+        self._snapshot_thread = None
+        return int(self._snapshot_result or SERIALIZER_STATE.FAILED)
 
     def _deserialize(self, file_name: str) -> tuple[Any, Any, list[Any]]:
         snap = self._cached_snapshot
