@@ -87,17 +87,16 @@ def may_start(
 
 
 def fence_victims(vms: Mapping[str, Mapping[str, Any]], me: str) -> set[str]:
-    """The VMs whose guests peer ``me`` must stop when it fences itself: every VM
-    the leader may start elsewhere once this host counts as dead — HA-enabled VMs
-    placed here, and VMs being migrated to or from here (a migration with a dead
-    end is sent back, or finished, on the live end). ``vms``: id -> record value."""
+    """The VMs whose guests peer ``me`` must stop when it fences itself: all of
+    them — placed here, or being migrated away from here. ``vms``: id -> record.
+
+    Not only the HA-enabled ones: a fenced host's replica may be stale, so a VM
+    whose HA was switched on (or whose move was decided) while the host was cut
+    off would otherwise keep running here when the leader starts it elsewhere.
+    It is also what the watchdog's reset does to a real host."""
     out: set[str] = set()
     for vm_id, vm in vms.items():
         mig = _migration(vm)
-        ha = vm.get("ha")
-        ha_on = isinstance(ha, Mapping) and ha.get("enabled") is True
-        if (vm.get("placement") == me and (ha_on or mig is not None)) or (
-            mig is not None and mig.get("source") == me
-        ):
+        if vm.get("placement") == me or (mig is not None and mig.get("source") == me):
             out.add(vm_id)
     return out
