@@ -88,3 +88,55 @@ def test_replicas_applying_the_same_log_agree(log, rnd):
     c2 = StateMachine()
     c2.restore(a.snapshot())
     assert c2.state_hash() == a.state_hash()
+
+
+def test_empty_command_is_a_barrier_that_changes_nothing():
+    sm = StateMachine()
+    sm.apply(cmd("a", put("k", {"n": 1})))
+    h = sm.state_hash()
+    res, changes = sm.apply(cmd("barrier", ts=5.0))
+    assert res == {"ok": True, "revision": 1, "versions": []} and changes == []
+    assert sm.state_hash() == h and sm.op_result("barrier") is None
+
+
+def test_a_retried_conflict_returns_the_original_conflict():
+    sm = StateMachine()
+    first, _ = sm.apply(cmd("c", put("k", {"n": 1}, "present")))
+    sm.apply(cmd("x", put("k", {"n": 2})))  # now the precondition would hold
+    again, changes = sm.apply(cmd("c", put("k", {"n": 1}, "present")))
+    assert not again["ok"] and again["conflict"] == first["conflict"] and changes == []
+    assert sm.get("vms", "k").value == {"n": 2}
+
+
+def test_check_and_delete_preconditions_in_one_transaction():
+    sm = StateMachine()
+    sm.apply(cmd("a", put("vm1", {"n": 1}), put("vm2", {"n": 2})))
+    check = {"op": "check", "table": "vms", "key": "vm1", "expect": 1}
+    delete = {"op": "delete", "table": "vms", "key": "vm2", "expect": "present"}
+    res, changes = sm.apply(cmd("b", check, delete))
+    assert res["ok"] and res["versions"] == [1, None]
+    assert [(c.key, c.value) for c in changes] == [("vm2", None)]
+    res, _ = sm.apply(cmd("c", check | {"expect": 2}, put("vm3", {})))
+    assert not res["ok"] and sm.get("vms", "vm3") is None
+    res, _ = sm.apply(cmd("d", {"op": "delete", "table": "vms", "key": "vm2", "expect": "present"}))
+    assert not res["ok"] and res["conflict"]["actual"] is None
+
+
+def test_versions_count_writes_and_revisions_order_commands():
+    sm = StateMachine()
+    for i in range(3):
+        sm.apply(cmd(f"w{i}", put("k", {"i": i})))
+    rec = sm.get("vms", "k")
+    assert (rec.version, rec.revision) == (3, 3)
+    sm.apply(cmd("del", {"op": "delete", "table": "vms", "key": "k", "expect": 3}))
+    sm.apply(cmd("again", put("k", {"i": 9}, "absent")))
+    assert sm.get("vms", "k").version == 1 and sm.revision == 5
+
+
+def test_invalid_commands_are_not_remembered():
+    sm = StateMachine()
+    bad = {"id": "bad", "ts": 0, "ops": [{"op": "nope", "table": "vms", "key": "k"}]}
+    res, _ = sm.apply(bad)
+    assert "invalid" in res and sm.op_result("bad") is None and sm.revision == 0
+    res, _ = sm.apply("not a command")
+    assert "invalid" in res
