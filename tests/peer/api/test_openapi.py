@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import requests
+from openapi_spec_validator import validate as validate_spec
 
 from peer.api.app import all_routes, build_app
 from peer.auth.roles import Role
@@ -17,6 +18,7 @@ async def test_document_covers_every_route_and_is_well_formed(client, tokens):
         "/api/v1/openapi.json", headers={"Authorization": f"Bearer {tokens['viewer']}"}
     )
     doc = await r.json()
+    validate_spec(doc)  # a valid OpenAPI 3.1 document, by the reference validator
     ops = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
     assert ops == {(r.method, r.path) for r in all_routes()}
     ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
