@@ -362,18 +362,23 @@ class RaftStore(Store):
     async def remove_voter(self, addr: str, timeout: float = 15.0) -> None:
         """Remove voter ``addr``; returns once the change is committed.
 
-        Call on any member other than the leader being removed; the leader may
-        remove itself (it hands leadership to the most up-to-date follower
-        first). The removed node stops hearing from the cluster: its daemon
-        should ``stop()`` it, or restart it as a replica (``voter=False``)."""
+        Call on a member other than ``addr``, and not with the current leader
+        as ``addr`` (pysyncobj's leader cannot remove itself): to retire the
+        leader, ``step_down()`` on it first. A node cannot remove itself because
+        the leader stops sending it entries as soon as the change is in its
+        log, so it would never see the change commit. The removed node stops
+        hearing from the cluster: its daemon should ``stop()`` it, or restart
+        it as a replica (``voter=False``) on the same data dir."""
         parse_addr(addr)
-        if addr == self.self_addr and self._repl.status().get("role") == "leader":
-            await self.step_down(timeout)
-        leader = self._repl.leader()
-        if addr == leader and addr != self.self_addr:
+        if addr == self.self_addr:
             raise MembershipError(
-                f"{addr} is the current leader; call remove_voter on it (it steps down "
-                "first) or wait until another node leads",
+                f"{addr} cannot remove itself: ask another member to remove it"
+                + (" after step_down() here" if self.is_leader else ""),
+                address=addr,
+            )
+        if addr == self._repl.leader():
+            raise MembershipError(
+                f"{addr} is the current leader; call step_down() on it first, then remove it",
                 address=addr,
             )
         await self._change_membership("remove", addr, timeout)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from raft.errors import Conflict, InvalidCommand, SecretRequired, StoreError
+from raft.errors import Conflict, InvalidCommand, MembershipError, SecretRequired, StoreError
 from raft.node import RaftStore
 from raft.store import LocalStore, WatchExpired, put
 from raft.testnode import free_ports
@@ -196,3 +196,22 @@ def test_importing_the_store_leaves_the_socket_module_working():
     import raft.pysyncobj_adapter  # noqa: F401
 
     assert socket.inet_ntop(socket.AF_INET6, b"\0" * 15 + b"\1") == "::1"
+
+
+async def test_retiring_the_leader_is_step_down_then_remove(trio):
+    leader = next(s for s in trio if s.is_leader)
+    follower = next(s for s in trio if not s.is_leader)
+    with pytest.raises(MembershipError) as e:
+        await follower.remove_voter(follower.self_addr)
+    assert "cannot remove itself" in e.value.message
+    with pytest.raises(MembershipError) as e:
+        await follower.remove_voter(leader.self_addr)
+    assert "step_down" in e.value.message
+    await leader.step_down()
+    await wait_for(lambda: any(s.is_leader for s in trio if s is not leader))
+    other = next(s for s in trio if s is not leader)
+    await other.remove_voter(leader.self_addr)
+    for s in trio:
+        if s is not leader:
+            assert leader.self_addr not in s.voters() and len(s.voters()) == 2
+    await other.put("vms", "after-retire", {})  # two voters still commit
