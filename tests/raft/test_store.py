@@ -166,7 +166,8 @@ async def test_the_event_loop_is_never_blocked(trio):
     t = asyncio.create_task(ticker())
     await asyncio.gather(*(leader.put("vms", f"b{i}", {"i": i}) for i in range(200)))
     t.cancel()
-    assert max(gaps) < 0.25, max(gaps)
+    # A commit that blocked the loop would stall the ticker for the whole burst.
+    assert max(gaps) < 0.5, max(gaps)
 
 
 async def test_no_quorum_is_a_typed_error(tmp_path):
