@@ -1,4 +1,4 @@
-"""``python -m bench ha [--json] [--raft]``: the leader's figures.
+"""``python -m bench ha [--json] [--raft] [--lab]``: the leader's figures.
 
 ``place_10k_on_64_s`` is pure scheduler CPU time (records parsed into a snapshot, then
 every VM placed) for 10,000 VMs on 64 hosts with labels, local and shared pools,
@@ -10,7 +10,10 @@ finds nothing to do. The failover and migration figures need the lab with real
 guests; ``--raft`` adds ``raft_failover_decision_*``: a leader host's death to
 its HA VM's committed re-placement on a three-node RaftStore in this process
 (no guests, short timings), which checks the control path's latency is about
-``fence_after + margin`` + a pass.
+``fence_after + margin`` + a pass. ``--lab`` (root) builds a 3-host lab with HA
+guests, partitions the host running them and measures ``failover_p50_s``,
+``failover_p99_s``, ``double_runs`` (QEMU processes sampled in every namespace)
+and ``migration_s`` (a maintenance drain).
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import statistics
+import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -188,6 +194,8 @@ def measure() -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     figures = measure()
+    if "--lab" in argv:
+        figures.update(lab_figures())
     if "--raft" in argv:
         # Opt-in: a few in-process RaftStore failovers (about 5 s each), no guests.
         figures.update(raft_failover(int(os.environ.get("BENCH_HA_TRIALS", "5"))))
@@ -288,3 +296,153 @@ def raft_failover(trials: int) -> dict[str, Any]:
         "raft_failover_settings": {"heartbeat": beat, "fence_after": fence, "margin": margin},
         "raft_failover_trials": trials,
     }
+
+
+# -- the lab: real peers and guests (opt-in: --lab; needs root) -------------------
+
+
+class QemuWatch:
+    """Samples, every ``interval``, which lab host runs a live QEMU for each VM
+    (``-name guest=qx-<vm id>``; a stopped process, state T, is not live) and
+    counts samples in which one VM was live on two hosts at once."""
+
+    def __init__(self, netns: dict[str, str], interval: float = 0.1) -> None:
+        self.netns = netns  # lab host name -> namespace
+        self.interval = interval
+        self.doubles: dict[str, int] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> QemuWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def sample(self) -> dict[str, list[str]]:
+        where: dict[str, list[str]] = {}
+        for host, ns in self.netns.items():
+            out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+            for pid in out.stdout.split():
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                except (OSError, IndexError):
+                    continue
+                names = [a for a in cmd if a.startswith(b"guest=qx-")]
+                if names and state not in ("T", "t", "Z", "X"):
+                    vm = names[0].split(b",")[0].removeprefix(b"guest=qx-").decode()
+                    where.setdefault(vm, []).append(host)
+        return where
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            where = self.sample()
+            self.samples += 1
+            for vm, hosts in where.items():
+                # Re-read before counting: a VM that moved during one read is not a double.
+                if len(hosts) > 1 and len(self.sample().get(vm, [])) > 1:
+                    self.doubles[vm] = self.doubles.get(vm, 0) + 1
+
+
+def _items(reply: Any) -> list[dict[str, Any]]:
+    body = reply.body if reply.status == 200 else None
+    return list(body.get("items") or []) if isinstance(body, dict) else []
+
+
+def _wait(pred: Any, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            raise TimeoutError(f"lab: {what} within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def lab_figures(n_vms: int = 3) -> dict[str, Any]:
+    """Partition the host running ``n_vms`` HA guests (its link down): seconds until
+    each runs elsewhere, double runs seen meanwhile; then a maintenance drain."""
+    from chaos.client import PeerClient
+    from chaos.lab import Lab
+
+    lab = Lab("ha" + secrets.token_hex(3), Path(tempfile.mkdtemp(prefix="qx-ha-bench-")))
+    try:
+        hosts = lab.up(3)
+        api = {h.name: PeerClient(h.name, str(h.dir / "peer.sock"), timeout=10) for h in hosts}
+
+        def nodes(via: str) -> dict[str, dict[str, Any]]:
+            return {n["id"]: n for n in _items(api[via].get("/nodes"))}
+
+        def vm(via: str, vid: str) -> dict[str, Any]:
+            r = api[via].get(f"/vms/{vid}")
+            return r.body if r.status == 200 and isinstance(r.body, dict) else {}
+
+        def running_on(via: str, vid: str) -> str | None:
+            v = vm(via, vid)
+            st = v.get("status") or {}
+            ok = st.get("state") == "running" and st.get("epoch") == v.get("placement_epoch")
+            return st.get("node") if ok and st.get("node") == v.get("placement") else None
+
+        _wait(lambda: len(nodes("h1")) == 3, 240, "three nodes")
+        ids = []
+        for i in range(n_vms):
+            spec = {"name": f"ha{i}", "vcpus": 1, "memory_mib": 64, "desired": "running"}
+            r = api["h1"].request("POST", "/vms", {**spec, "ha": {"enabled": True}})
+            if r.status not in (200, 201):
+                raise RuntimeError(f"lab: creating a VM failed: {r.status} {r.body}")
+            ids.append(r.body["id"])
+        _wait(lambda: all(running_on("h1", v) for v in ids), 240, "the guests running")
+        host_of = {nid: n.get("hostname") for nid, n in nodes("h1").items()}
+        # Partition the host running the most guests.
+        where = [running_on("h1", v) for v in ids]
+        victim_id = str(max(set(where), key=lambda n: (where.count(n), str(n))))
+        victim = str(host_of[victim_id])
+        moved = [v for v in ids if running_on("h1", v) == victim_id]
+        survivor = next(h.name for h in hosts if h.name != victim)
+        netns = {h.name: h.netns for h in hosts}
+        took: list[float] = []
+        with QemuWatch(netns) as watch:
+            t0 = time.monotonic()
+            lab.exec(victim, ["ip", "link", "set", "eth0", "down"])
+            pending = set(moved)
+            end = t0 + 180
+            while pending and time.monotonic() < end:
+                for v in sorted(pending):
+                    node = running_on(survivor, v)
+                    if node is not None and node != victim_id:
+                        took.append(time.monotonic() - t0)
+                        pending.discard(v)
+                time.sleep(0.1)
+            lab.exec(victim, ["ip", "link", "set", "eth0", "up"])
+            time.sleep(10)  # the partitioned host returns: its stale copies must stay down
+            # A maintenance drain of a host that runs guests now.
+            busy = next(n for n in (running_on(survivor, v) for v in ids) if n)
+            drain = [v for v in ids if running_on(survivor, v) == busy]
+            t1 = time.monotonic()
+            api[survivor].request("PATCH", f"/nodes/{busy}", {"maintenance": True})
+            _wait(
+                lambda: all(running_on(survivor, v) not in (None, busy) for v in drain),
+                180,
+                "the drained guests running elsewhere",
+            )
+            migration = (time.monotonic() - t1) / max(1, len(drain))
+        took.sort()
+        return {
+            "failover_p50_s": round(statistics.median(took), 2) if took else None,
+            "failover_p99_s": round(took[min(len(took) - 1, int(0.99 * len(took)))], 2)
+            if took
+            else None,
+            "failover_vms": len(moved),
+            "failover_restarted": len(took),
+            "double_runs": sum(watch.doubles.values()),
+            "double_run_vms": sorted(watch.doubles),
+            "qemu_samples": watch.samples,
+            "migration_s": round(migration, 2),
+            "migration_note": "a maintenance drain, per VM; the reconciler does not live-migrate "
+            "yet, so this is a stop on the source and a start on the target",
+            "note": "lab: 3 peers, diskless 64 MiB guests under TCG, partition = link down",
+        }
+    finally:
+        lab.down()
