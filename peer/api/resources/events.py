@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from peer.api.errors import BadRequest
+from peer.api.errors import BadRequest, Forbidden
 from peer.api.keys import STREAMS_KEY
 from peer.api.resources.common import LIST_QUERY, list_schema, maybe_barrier, page, record_schema
 from peer.api.routes import ApiRequest, Reply, Routes
@@ -75,6 +76,11 @@ async def list_events(req: ApiRequest) -> Reply:
 async def stream_events(req: ApiRequest) -> web.StreamResponse:
     """Each message is one event as JSON, with its ``revision``. Keep the last
     revision you saw and reconnect with ``?from_revision=<it>`` to miss nothing."""
+    origin = req.http.headers.get("Origin")
+    if req.principal.via == "session" and origin and urlsplit(origin).netloc != req.http.host:
+        # Cross-site websocket hijacking: a cookie rides along on any origin's
+        # upgrade request, so a cookie-authenticated stream must be same-origin.
+        raise Forbidden("the event stream is same-origin only", code="bad_origin")
     ws = web.WebSocketResponse(heartbeat=30)
     if not ws.can_prepare(req.http).ok:
         raise BadRequest("this endpoint needs a websocket upgrade", code="websocket_required")

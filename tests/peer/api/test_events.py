@@ -120,3 +120,19 @@ async def test_unix_socket_is_local_admin_only_when_root_only(ctx, tmp_path, mod
                 }
     finally:
         await runner.cleanup()
+
+
+async def test_a_cookie_stream_from_another_origin_is_refused(client, store, tokens):
+    from peer.auth.sessions import make_session
+    from raft.store import put
+
+    sess = make_session("viewer")
+    await store.commit([put("sessions", sess.key, sess.value)])
+    jar = {"Cookie": f"qx_session={sess.sid}"}
+    with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+        await client.ws_connect(
+            "/api/v1/events/stream", headers={**jar, "Origin": "https://evil.example"}
+        )
+    assert e.value.status == 403
+    ws = await client.ws_connect("/api/v1/events/stream", headers=jar)
+    await ws.close()
