@@ -61,4 +61,15 @@ if [[ -f webui/package-lock.json ]]; then
     (cd webui && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     echo "$wwant" > $wstamp
   fi
+  # Build the UI (webui/dist, served by every peer at /) when its sources changed.
+  bstamp=webui/dist/.quantix-built
+  bwant=$(cd webui && find src index.html package-lock.json vite.config.ts tsconfig.json -type f \
+    -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  if [[ ! -f $bstamp || "$(cat $bstamp)" != "$bwant" ]]; then
+    echo "setup: building the web UI"
+    mkdir -p .cache
+    (cd webui && npm run build --silent > ../.cache/webui-build.log 2>&1) || {
+      cat .cache/webui-build.log; exit 1; }
+    echo "$bwant" > $bstamp
+  fi
 fi

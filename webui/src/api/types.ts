@@ -1,0 +1,208 @@
+/** Record shapes as the API answers them (docs/api.md, docs/state.md). */
+
+export type Role = "admin" | "operator" | "viewer";
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+  revision: number;
+}
+
+export interface Rec {
+  id: string;
+  version?: number;
+  revision?: number;
+}
+
+export interface Member {
+  node_id: string;
+  hostname: string | null;
+  address: string | null;
+  state: string | null;
+  leader: boolean;
+  voter: boolean | null;
+  lease_age_s: number | null;
+}
+
+export interface Cluster {
+  name: string | null;
+  created_at?: number | null;
+  leader: string | null;
+  term?: number | null;
+  members: Member[];
+  health: {
+    status: "healthy" | "degraded" | "no_quorum";
+    has_quorum: boolean;
+    nodes_total: number;
+    nodes_active: number;
+    vms_total: number;
+    vms_running: number;
+    vms_error: number;
+  };
+  revision: number;
+}
+
+export interface NodeResources {
+  cpus?: number | null;
+  memory_mib?: number | null;
+  memory_free_mib?: number | null;
+  kvm?: boolean | null;
+  accel?: string | null;
+  pools?: string[];
+}
+
+export interface NodeRec extends Rec {
+  hostname?: string;
+  address?: string;
+  api_port?: number;
+  raft_addr?: string;
+  voter?: boolean;
+  state?: "active" | "maintenance" | "removed" | string;
+  labels?: Record<string, string>;
+  resources?: NodeResources;
+  version_string?: string;
+  joined_at?: number;
+}
+
+export interface Disk {
+  id?: string;
+  pool?: string;
+  volume?: string;
+  size_gib: number;
+  image?: string | null;
+  bus?: string;
+}
+
+export interface Nic {
+  network: string;
+  mac?: string;
+}
+
+export interface VmStatus {
+  node?: string | null;
+  state?: string | null;
+  reason?: string | null;
+  error?: string | null;
+  agent?: { connected?: boolean; ips?: string[] } | null;
+  updated_at?: number;
+}
+
+export interface Vm extends Rec {
+  name: string;
+  vcpus: number;
+  memory_mib: number;
+  firmware?: string;
+  machine?: string;
+  disks?: Disk[];
+  nics?: Nic[];
+  cdrom?: string | null;
+  desired?: "running" | "stopped" | "paused" | string;
+  placement?: string | null;
+  status?: VmStatus | null;
+  ha?: { enabled?: boolean } | null;
+  labels?: Record<string, string>;
+  description?: string;
+  created_at?: number;
+  last_task?: string | null;
+}
+
+export interface Task extends Rec {
+  kind: string;
+  resource: string;
+  node?: string | null;
+  state: "pending" | "running" | "done" | "failed" | "cancelled";
+  progress?: number;
+  error?: string | null;
+  user?: string | null;
+  created_at?: number;
+  updated_at?: number;
+}
+
+export interface Pool extends Rec {
+  type?: string;
+  path?: string;
+  shared?: boolean;
+  nodes?: string[];
+  capacity_bytes?: number;
+  allocation_bytes?: number;
+  available_bytes?: number;
+}
+
+export interface Volume extends Rec {
+  pool?: string;
+  name?: string;
+  size_bytes?: number;
+  format?: string;
+  backing_image?: string | null;
+  node?: string | null;
+  vm?: string | null;
+  state?: string;
+}
+
+export interface Image extends Rec {
+  name?: string;
+  kind?: "disk" | "iso" | string;
+  pool?: string;
+  path?: string;
+  size_bytes?: number;
+  sha256?: string;
+  state?: string;
+}
+
+export interface Network extends Rec {
+  type?: string;
+  bridge?: string;
+  vlan?: number | null;
+}
+
+export interface QxEvent {
+  id: string;
+  ts: number;
+  kind: string;
+  resource?: string;
+  resource_id?: string | null;
+  node?: string | null;
+  message: string;
+  level?: "info" | "warning" | "error";
+  user?: string | null;
+  revision?: number;
+}
+
+export interface AuditRec extends Rec {
+  ts: number;
+  user?: string;
+  action?: string;
+  resource?: string | null;
+  remote?: string | null;
+  result?: string;
+}
+
+export interface User extends Rec {
+  role: Role;
+  failed_logins?: number;
+  locked_until?: number | null;
+}
+
+export interface Token extends Rec {
+  user: string;
+  role: Role;
+  name?: string;
+  created_at?: number;
+  created_by?: string;
+  expires_at?: number | null;
+  revoked: boolean;
+}
+
+export interface Discovered extends Rec {
+  hostname?: string | null;
+  address?: string | null;
+  api_port?: number | null;
+  seen_at?: number | null;
+}
+
+export interface ConsoleInfo {
+  vm: string;
+  node: string | null;
+  address: string | null;
+  console: { vnc_socket?: string; serial_log?: string } | null;
+}
