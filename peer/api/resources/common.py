@@ -94,7 +94,8 @@ def _encode_cursor(key: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(raw, altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("cursor is not one this API issued", code="invalid_cursor") from None
 

@@ -52,3 +52,32 @@ def test_validator_rejects_unknown_fields_and_bad_values():
 def test_a_schema_keyword_we_do_not_enforce_is_refused_at_declaration():
     with pytest.raises(SchemaDeclarationError):
         closed({"type": "string", "format": "date", "multipleOf": 2})
+
+
+async def test_without_quorum_writes_are_503_and_local_reads_still_work(client, store, tokens):
+    from raft.errors import NoQuorum
+
+    async def refuse(cmd, timeout):
+        raise NoQuorum("no leader")
+
+    store._submit = refuse  # the cluster lost its majority
+    h = bearer(tokens["operator"])
+    r = await client.post("/api/v1/pools", json={"name": "p", "path": "/srv/p"}, headers=h)
+    assert r.status == 503 and (await r.json())["code"] == "no_quorum"
+    assert (await client.get("/api/v1/pools", headers=h)).status == 200
+    r = await client.get("/api/v1/pools?consistent=true", headers=h)
+    assert r.status == 503
+
+
+async def test_bad_query_and_body_are_4xx_with_stable_codes(client, tokens):
+    h = bearer(tokens["operator"])
+    r = await client.get("/api/v1/vms?limit=0", headers=h)
+    assert r.status == 422 and (await r.json())["code"] == "validation_failed"
+    r = await client.get("/api/v1/vms?colour=red", headers=h)
+    assert r.status == 400 and (await r.json())["code"] == "unknown_parameter"
+    r = await client.post("/api/v1/vms", data="{not json", headers=h)
+    assert r.status == 400 and (await r.json())["code"] == "invalid_json"
+    r = await client.get("/api/v1/vms?cursor=%%%", headers=h)
+    assert r.status == 400 and (await r.json())["code"] == "invalid_cursor"
+    r = await client.put("/api/v1/vms", headers=h)
+    assert r.status == 405 and (await r.json())["code"] == "method_not_allowed"
