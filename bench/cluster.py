@@ -36,7 +36,7 @@ CLK_TCK = 100  # os.sysconf("SC_CLK_TCK") on Linux
 def health(lab: Lab) -> list[dict[str, Any] | None]:
     def one(url: str) -> dict[str, Any] | None:
         try:
-            body = get_json(url + "api/v1/health", timeout=2.0)
+            body = get_json(url + "api/v1/health", timeout=5.0)  # 32 peers on 2 cores: slow
             return body if isinstance(body, dict) else None
         except ApiError:
             return None
