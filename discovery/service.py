@@ -300,7 +300,8 @@ class Discovery:
         while True:
             await asyncio.sleep(self._watch_interval)
             addr = interface_ipv4(self._interface)
-            if addr != self._address:
+            # Also retry when the stack failed to open on an unchanged address.
+            if addr != self._address or (addr is not None and self._mdns is None):
                 try:
                     await self.async_set_address(addr)
                 except DiscoveryError as e:
