@@ -1,0 +1,85 @@
+"""Driving the real console in tmux: keys in, screen text out (polled, with a deadline)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "console"
+
+
+class TmuxConsole:
+    """One ``quantix console`` in a detached 100x30 tmux session."""
+
+    def __init__(self, sock: Path, *args: str, width: int = 100, height: int = 30) -> None:
+        self.name = "qxc-" + secrets.token_hex(4)
+        cmd = [sys.executable, "-m", "console.main", "--socket", str(sock), *args]
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                str(width),
+                "-y",
+                str(height),
+                "-c",
+                str(REPO),
+                *cmd,
+            ],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        res = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return res.stdout
+
+    def wait(self, pattern: str, timeout: float = 20.0) -> str:
+        """The screen once ``pattern`` (a regex) is on it; AssertionError with the
+        last screen after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if re.search(pattern, text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"{pattern!r} not on the console after {timeout}s:\n{text}")
+
+    def wait_gone(self, pattern: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if not re.search(pattern, text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"{pattern!r} still on the console after {timeout}s:\n{text}")
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def type(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+
+    def save(self, name: str) -> str:
+        """Keep the current screen as ``artifacts/console/<name>.txt``."""
+        text = self.screen()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / f"{name}.txt").write_text(text)
+        return text
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True, check=False)
