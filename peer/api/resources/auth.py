@@ -42,6 +42,10 @@ WHOAMI = {
         "role": {"type": "string", "enum": ROLE_NAMES},
         "via": {"type": "string", "enum": ["session", "token", "local"]},
         "token_id": {"type": ["string", "null"]},
+        "csrf_token": {
+            "type": ["string", "null"],
+            "description": "for a browser session: the token to send as X-CSRF-Token",
+        },
     },
 }
 BAD_LOGIN = "wrong user name or password"
@@ -141,4 +145,14 @@ async def logout(req: ApiRequest) -> web.StreamResponse:
 )
 async def whoami(req: ApiRequest) -> Reply:
     p = req.principal
-    return Reply({"user": p.user, "role": p.role.label, "via": p.via, "token_id": p.token_id})
+    # A page reloaded after login lost the CSRF token it was given; it can ask
+    # again (only same-origin script can read this answer).
+    return Reply(
+        {
+            "user": p.user,
+            "role": p.role.label,
+            "via": p.via,
+            "token_id": p.token_id,
+            "csrf_token": p.csrf if p.via == "session" else None,
+        }
+    )

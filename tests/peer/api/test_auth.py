@@ -65,7 +65,8 @@ async def test_login_sets_a_strict_cookie_and_csrf_is_enforced(store, client):
     assert store.get("sessions", cookie.value) is None and store.count("sessions") == 1
     jar = {"Cookie": f"qx_session={cookie.value}"}
     r = await client.get("/api/v1/auth/whoami", headers=jar)
-    assert (await r.json())["via"] == "session"
+    me = await r.json()
+    assert me["via"] == "session" and me["csrf_token"] == body["csrf_token"]
     net = {"name": "lan", "bridge": "br0"}
     r = await client.post("/api/v1/pools", json={"name": "p", "path": "/srv/p"}, headers=jar)
     assert r.status == 403 and (await r.json())["code"] == "csrf_failed"

@@ -117,6 +117,7 @@ async def test_unix_socket_is_local_admin_only_when_root_only(ctx, tmp_path, mod
                     "role": "admin",
                     "via": "local",
                     "token_id": None,
+                    "csrf_token": None,
                 }
     finally:
         await runner.cleanup()
