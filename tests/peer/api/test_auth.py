@@ -185,3 +185,12 @@ async def test_admin_manages_users_and_last_admin_is_kept(store, client, tokens)
     assert r.status == 409 and (await r.json())["code"] == "last_admin"
     r = await client.get("/api/v1/users", headers=h)
     assert all("password_hash" not in u for u in (await r.json())["items"])
+
+
+async def test_concurrent_failures_all_count(store, client):
+    import asyncio
+
+    await add_user(store, "gina", Role.VIEWER)
+    rs = await asyncio.gather(*(login(client, "gina", "bad") for _ in range(5)))
+    assert sorted(r.status for r in rs)[-1] == 423  # compare-and-set retries: none lost
+    assert (await login(client, "gina", PASSWORD)).status == 423
