@@ -90,12 +90,14 @@ def _dispatch(lab: Lab, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(rows, indent=1))
         else:
-            print(f"{'host':5} {'address':13} {'peer':>8} {'procs':>5}  health  url")
+            print(
+                f"{'host':5} {'address':13} {'peer':>8} {'procs':>5}  {'health':11} {'role':9} url"
+            )
             for r in rows:
                 peer = str(r["pid"]) if r["running"] else "down"
                 ns = "" if r["netns_present"] else " (no netns!)"
                 print(f"{r['host']:5} {r['address']:13} {peer:>8} {r['processes']:>5}  "
-                      f"{r['health']:6}  {r['url']}{ns}")  # fmt: skip
+                      f"{r['health']:11} {r['role'] or '-':9} {r['url']}{ns}")  # fmt: skip
     elif cmd == "kill":
         print(f"killed: {' '.join(map(str, lab.kill(args.host))) or 'nothing'}")
     elif cmd == "start":

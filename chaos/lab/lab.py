@@ -287,9 +287,11 @@ class Lab:
 
         def one(hs: HostState) -> dict[str, Any]:
             view = self._view(st, hs)
+            role = None
             try:
-                get_json(view.url + "api/v1/health", timeout=timeout)
-                health = "ok"
+                body = get_json(view.url + "api/v1/health", timeout=timeout)
+                health = str(body.get("status", "ok")) if isinstance(body, dict) else "ok"
+                role = body.get("raft_role") if isinstance(body, dict) else None
             except ApiError as e:
                 health = f"http {e.status}" if e.status else "unreachable"
             return {
@@ -303,6 +305,7 @@ class Lab:
                 "running": hs.pid is not None and self._alive(hs.pid),
                 "processes": len(system.netns_pids(hs.netns)) if hs.netns in namespaces else 0,
                 "health": health,
+                "role": role,
             }
 
         hosts = sorted(st.hosts.values(), key=lambda h: h.index)
