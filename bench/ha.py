@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -361,13 +362,14 @@ def _wait(pred: Any, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def lab_figures(n_vms: int = 3) -> dict[str, Any]:
+def lab_figures(n_vms: int = 4) -> dict[str, Any]:
     """Partition the host running ``n_vms`` HA guests (its link down): seconds until
     each runs elsewhere, double runs seen meanwhile; then a maintenance drain."""
     from chaos.client import PeerClient
     from chaos.lab import Lab
 
-    lab = Lab("ha" + secrets.token_hex(3), Path(tempfile.mkdtemp(prefix="qx-ha-bench-")))
+    root = Path(tempfile.mkdtemp(prefix="qx-ha-bench-"))
+    lab = Lab("ha" + secrets.token_hex(3), root)
     try:
         hosts = lab.up(3)
         api = {h.name: PeerClient(h.name, str(h.dir / "peer.sock"), timeout=10) for h in hosts}
@@ -452,3 +454,4 @@ def lab_figures(n_vms: int = 3) -> dict[str, Any]:
         }
     finally:
         lab.down()
+        shutil.rmtree(root, ignore_errors=True)
