@@ -26,7 +26,7 @@ from aiohttp import web
 
 from peer.api.errors import ApiError, ConflictError, PreconditionFailed, from_store_error
 from peer.api.schema import Schema, closed
-from peer.auth.audit import audit_ops
+from peer.auth.audit import audit_ops, audit_value
 from peer.auth.principal import Principal
 from peer.auth.roles import Role
 from peer.context import PeerContext
@@ -205,8 +205,6 @@ class ApiRequest:
         A lost compare-and-set becomes 412 when the caller sent ``If-Match``
         (their version is stale) and 409 otherwise.
         """
-        from peer.auth.audit import audit_value  # local: audit imports events
-
         all_ops = list(ops)
         if event is not None:
             kind, resource, rid, message = event

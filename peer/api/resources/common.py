@@ -6,7 +6,7 @@ import base64
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from peer.api.errors import BadRequest, NotFound, from_store_error
+from peer.api.errors import BadRequest, ConflictError, NotFound, from_store_error
 from peer.api.routes import ApiRequest, Reply
 from peer.api.schema import Schema
 from raft.commands import Record
@@ -154,8 +154,6 @@ async def update_record(
     without it a lost race is retried on the fresh record, because other parts
     (the node itself, the scheduler) write the same records concurrently.
     """
-    from peer.api.errors import ConflictError
-
     attempts = 1 if req.http.headers.get("If-Match") else 8
     for i in range(attempts):
         rec = get_or_404(req, table, key, what)
