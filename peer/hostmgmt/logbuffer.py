@@ -27,6 +27,9 @@ class RingHandler(logging.Handler):
             msg = record.getMessage()
         except Exception:  # a bad format string must not break logging
             msg = str(record.msg)
+        fields = getattr(record, "fields", None)  # peer.logs.kv(...) structured fields
+        if isinstance(fields, dict) and fields:
+            msg += " " + " ".join(f"{k}={v}" for k, v in fields.items())
         self.records.append(
             {
                 "ts": record.created,

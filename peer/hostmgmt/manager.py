@@ -34,6 +34,7 @@ log = logging.getLogger("peer.hostmgmt")
 
 DEFAULT_CONFIRM_S = 30
 ADMIN_APPLY_TIMEOUT_S = 600.0
+HOOK_WAIT_S = 20.0
 
 
 class HostManager:
@@ -373,6 +374,8 @@ class HostManager:
         if not self.setup_required:
             raise HostError("this host is already set up", code="already_set_up", status=409)
         out: dict[str, Any] = {}
+        if body.get("cluster") and await self._adoption_hook() is None:
+            raise HostError("this host cannot join a cluster now", code="not_factory", status=409)
         hostname = body.get("hostname")
         if hostname and hostname != self.ctx.hostname:
             out["hostname"] = await asyncio.to_thread(system.set_hostname, hostname, self.mode)
@@ -395,7 +398,7 @@ class HostManager:
     async def join(self, name: str, secret: str, user: str) -> dict[str, Any]:
         """From factory state: join the cluster of that name (found by mDNS), or
         found it when no host of that name answers within the settle window."""
-        hook = self.ctx.services.get("accept_adoption")
+        hook = await self._adoption_hook()
         if hook is None:
             raise HostError(
                 "this host already belongs to a cluster: leave it first",
@@ -411,6 +414,16 @@ class HostManager:
             raise HostError(str(e), code="join_refused", status=409) from None
         self._local_log("host.join", user, "ok", cluster=name)
         return {"status": "joining", "cluster_name": name}
+
+    async def _adoption_hook(self) -> Any:
+        """The daemon's adoption hook. A factory host installs it once discovery
+        runs (a second or two after the API): wait for it rather than refuse."""
+        deadline = time.monotonic() + HOOK_WAIT_S
+        while True:
+            hook = self.ctx.services.get("accept_adoption")
+            if hook is not None or not self.is_factory or time.monotonic() > deadline:
+                return hook
+            await asyncio.sleep(0.1)
 
     async def _apply_admin_password(self) -> None:
         """After the wizard founded a cluster: give its admin the wizard's password

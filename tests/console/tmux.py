@@ -18,7 +18,9 @@ class TmuxConsole:
 
     def __init__(self, sock: Path, *args: str, width: int = 100, height: int = 30) -> None:
         self.name = "qxc-" + secrets.token_hex(4)
-        cmd = [sys.executable, "-m", "console.main", "--socket", str(sock), *args]
+        # LINES/COLUMNS (set by some runners) would override the pane's real size.
+        cmd = ["env", "-u", "LINES", "-u", "COLUMNS", sys.executable, "-m", "console.main"]
+        cmd += ["--socket", str(sock), *args]
         subprocess.run(
             [
                 "tmux",
