@@ -32,23 +32,32 @@ function storage(): Storage | null {
   }
 }
 
+// The parsed value is cached: useSyncExternalStore needs the same object back
+// until something changed.
+let cached: Auth | null | undefined;
+
 export function loadAuth(): Auth | null {
-  const raw = storage()?.getItem(KEY);
-  if (!raw) return null;
-  try {
-    const a = JSON.parse(raw) as Auth;
-    if (a.expiresAt && a.expiresAt * 1000 < Date.now()) return null;
-    return a;
-  } catch {
-    return null;
+  if (cached === undefined) {
+    cached = null;
+    const raw = storage()?.getItem(KEY);
+    if (raw) {
+      try {
+        cached = JSON.parse(raw) as Auth;
+      } catch {
+        cached = null;
+      }
+    }
   }
+  if (cached?.expiresAt && cached.expiresAt * 1000 < Date.now()) cached = null;
+  return cached;
 }
 
 export function saveAuth(a: Auth | null): void {
   const s = storage();
   if (a) s?.setItem(KEY, JSON.stringify(a));
   else s?.removeItem(KEY);
-  for (const l of listeners) l(a);
+  cached = a ? { ...a } : null;
+  for (const l of listeners) l(cached);
 }
 
 export function onAuthChange(l: Listener): () => void {

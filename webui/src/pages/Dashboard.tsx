@@ -4,6 +4,7 @@ import { useCluster, useEvents, useNodes, useVms } from "../api/queries";
 import type { Cluster, NodeRec, QxEvent, Vm } from "../api/types";
 import { ago, mib, pct } from "../lib/format";
 import { countByState } from "../lib/vmfilter";
+import { memUsed } from "../lib/hosts";
 import { Card, Empty, ErrorState, Meter, PageHeader, Skeleton, StateBadge, cx } from "../components/ui";
 
 function Stat({ label, value, sub, icon: Icon, tone }: { label: string; value: React.ReactNode; sub?: React.ReactNode; icon: typeof Server; tone?: string }) {
@@ -98,7 +99,7 @@ export function Dashboard() {
             <ul className="divide-y divide-zinc-100 dark:divide-zinc-800" aria-label="Hosts">
               {nodes.data.map((n) => {
                 const r = n.resources ?? {};
-                const used = (r.memory_mib ?? 0) - (r.memory_free_mib ?? r.memory_mib ?? 0);
+                const used = memUsed(n);
                 const member = c?.members.find((m) => m.node_id === n.id);
                 return (
                   <li key={n.id} className="grid grid-cols-[1fr_auto] items-center gap-x-4 gap-y-1 py-2.5 sm:grid-cols-[minmax(0,1.3fr)_1fr_1fr]">
@@ -112,10 +113,10 @@ export function Dashboard() {
                       <div className="mb-1 flex justify-between text-xs text-zinc-500">
                         <span>Memory</span>
                         <span>
-                          {mib(used)} / {mib(r.memory_mib)}
+                          {used === null ? `${mib(r.memory_mib)} (use not reported)` : `${mib(used)} / ${mib(r.memory_mib)}`}
                         </span>
                       </div>
-                      <Meter value={pct(used, r.memory_mib ?? 0)} label={`${n.hostname} memory used`} />
+                      <Meter value={pct(used ?? 0, r.memory_mib ?? 0)} label={`${n.hostname} memory used`} />
                     </div>
                   </li>
                 );

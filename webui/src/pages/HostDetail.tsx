@@ -9,7 +9,7 @@ import { mib, when } from "../lib/format";
 import { vmState } from "../lib/vmfilter";
 import { Button, Card, Empty, Loadable, Modal, PageHeader, StateBadge } from "../components/ui";
 import { toast } from "../components/toast";
-import { memUsed } from "./Hosts";
+import { memUsed } from "../lib/hosts";
 
 interface Sample {
   t: string;
@@ -38,10 +38,11 @@ export default function HostDetail() {
   useEffect(() => {
     if (!node.data || node.dataUpdatedAt === last.current) return;
     last.current = node.dataUpdatedAt;
-    const s = { t: new Date(node.dataUpdatedAt).toLocaleTimeString(), mem: memUsed(node.data), vms: running };
+    const s = { t: new Date(node.dataUpdatedAt).toLocaleTimeString(), mem: memUsed(node.data) ?? 0, vms: running };
     setSamples((old) => [...old, s].slice(-60));
   }, [node.data, node.dataUpdatedAt, running]);
   const member = cluster.data?.members.find((m) => m.node_id === id);
+  const byMem = node.data ? memUsed(node.data) !== null : false;
   return (
     <div className="space-y-5">
       <Link to="/hosts" className="inline-flex items-center gap-1 text-zinc-500 hover:text-zinc-900 dark:hover:text-zinc-100">
@@ -73,7 +74,7 @@ export default function HostDetail() {
                   <dt className="text-zinc-500">Memory</dt>
                   <dd>{mib(n.resources?.memory_mib)}</dd>
                   <dt className="text-zinc-500">Memory free</dt>
-                  <dd>{mib(n.resources?.memory_free_mib)}</dd>
+                  <dd>{n.resources?.memory_free_mib ? mib(n.resources.memory_free_mib) : "not reported"}</dd>
                   <dt className="text-zinc-500">Acceleration</dt>
                   <dd>{n.resources?.accel ?? (n.resources?.kvm ? "kvm" : "tcg")}</dd>
                   <dt className="text-zinc-500">VMs here</dt>
@@ -95,7 +96,7 @@ export default function HostDetail() {
                   </div>
                 )}
               </Card>
-              <Card title="Memory used (live)" className="lg:col-span-2">
+              <Card title={memUsed(n) === null ? "Running VMs (live; memory use not reported)" : "Memory used (live)"} className="lg:col-span-2">
                 {samples.length < 2 ? (
                   <p className="py-16 text-center text-zinc-500">Collecting samples (one every 10 s)…</p>
                 ) : (
@@ -110,9 +111,9 @@ export default function HostDetail() {
                         </defs>
                         <CartesianGrid strokeDasharray="3 3" stroke="currentColor" strokeOpacity={0.1} />
                         <XAxis dataKey="t" fontSize={11} stroke="currentColor" strokeOpacity={0.5} />
-                        <YAxis fontSize={11} stroke="currentColor" strokeOpacity={0.5} tickFormatter={(v: number) => mib(v)} width={70} domain={[0, n.resources?.memory_mib ?? "auto"]} />
-                        <Tooltip formatter={(v) => mib(Number(v))} />
-                        <Area type="monotone" dataKey="mem" name="memory used" stroke="#6366f1" fill="url(#mem)" isAnimationActive={false} />
+                        <YAxis fontSize={11} stroke="currentColor" strokeOpacity={0.5} tickFormatter={(v: number) => (byMem ? mib(v) : String(v))} width={70} allowDecimals={false} domain={[0, byMem ? (n.resources?.memory_mib ?? "auto") : "auto"]} />
+                        <Tooltip formatter={(v) => (byMem ? mib(Number(v)) : String(v))} />
+                        <Area type="monotone" dataKey={byMem ? "mem" : "vms"} name={byMem ? "memory used" : "running VMs"} stroke="#6366f1" fill="url(#mem)" isAnimationActive={false} />
                       </AreaChart>
                     </ResponsiveContainer>
                   </div>

@@ -4,15 +4,11 @@ import { Crown, Plus, Wrench } from "lucide-react";
 import { loadAuth } from "../api/auth";
 import { errorText } from "../api/client";
 import { adopt, patchNode, useCluster, useDiscovered, useNodes, useWrite } from "../api/queries";
-import type { NodeRec } from "../api/types";
+import { memUsed } from "../lib/hosts";
 import { ago, mib, pct } from "../lib/format";
 import { Button, Card, Empty, Loadable, Meter, PageHeader, StateBadge, Table, td, th } from "../components/ui";
 import { toast } from "../components/toast";
 
-export function memUsed(n: NodeRec): number {
-  const r = n.resources ?? {};
-  return (r.memory_mib ?? 0) - (r.memory_free_mib ?? r.memory_mib ?? 0);
-}
 
 export default function Hosts() {
   const nodes = useNodes();
@@ -63,9 +59,9 @@ export default function Hosts() {
                       <td className={td}>{n.resources?.cpus ?? "—"}</td>
                       <td className={td}>
                         <div className="mb-1 text-xs text-zinc-500">
-                          {mib(memUsed(n))} / {mib(n.resources?.memory_mib)}
+                          {memUsed(n) === null ? `${mib(n.resources?.memory_mib)} (use not reported)` : `${mib(memUsed(n))} / ${mib(n.resources?.memory_mib)}`}
                         </div>
-                        <Meter value={pct(memUsed(n), n.resources?.memory_mib ?? 0)} label={`${n.hostname} memory`} />
+                        <Meter value={pct(memUsed(n) ?? 0, n.resources?.memory_mib ?? 0)} label={`${n.hostname} memory`} />
                       </td>
                       <td className={`${td} text-xs text-zinc-500`}>{m?.lease_age_s != null ? `${m.lease_age_s.toFixed(1)} s` : "—"}</td>
                       {operator && (
