@@ -1,7 +1,8 @@
 """The lab: N Quantix hosts in network namespaces on one machine (see docs/lab.md)."""
 
 from chaos.lab.errors import CommandFailed, LabError, LabStateError, UnknownHost
-from chaos.lab.lab import DEFAULT_NAME, DEFAULT_ROOT, Host, Lab, wait_for
+from chaos.lab.host import Host, wait_for
+from chaos.lab.lab import DEFAULT_NAME, DEFAULT_ROOT, Lab
 
 __all__ = [
     "DEFAULT_NAME",

@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 
 from chaos.lab.errors import LabError
-from chaos.lab.lab import DEFAULT_NAME, DEFAULT_ROOT, Host, Lab
+from chaos.lab.host import Host
+from chaos.lab.lab import DEFAULT_NAME, DEFAULT_ROOT, Lab
 
 
 def _parser() -> argparse.ArgumentParser:

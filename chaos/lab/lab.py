@@ -15,7 +15,6 @@ by name. Requires root. Not thread-safe: one Lab object per thread.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import os
 import secrets
@@ -23,10 +22,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,8 @@ from chaos.lab import addressing as an
 from chaos.lab import system
 from chaos.lab.capture import count_udp_packets
 from chaos.lab.errors import LabError, LabStateError, UnknownHost
+from chaos.lab.files import machine_lock, write_private
+from chaos.lab.host import Host, wait_for
 from chaos.lab.http import ApiError, get_json
 from chaos.lab.nodeconf import render_node_yaml
 from chaos.lab.state import HostState, LabState
@@ -43,49 +42,6 @@ DEFAULT_NAME = os.environ.get("QUANTIX_LAB", "lab")
 DEFAULT_PEER_CMD = ("{quantix}", "peer", "--config", "{config}")
 MGMT_INTERFACE = "eth0"
 PASSWORD_FILE = "initial-admin-password"  # noqa: S105 (a file name)
-# One machine-wide lock: labs in different roots must not pick the same subnet.
-LOCK_PATH = Path("/run/lock/quantix-lab.lock")
-
-
-@dataclass(frozen=True)
-class Host:
-    """One lab host as callers see it."""
-
-    name: str
-    index: int
-    netns: str
-    address: str
-    dir: Path
-    api_port: int
-    cluster: str | None
-    pid: int | None
-
-    @property
-    def url(self) -> str:
-        return f"https://{self.address}:{self.api_port}/"
-
-    @property
-    def config(self) -> Path:
-        return self.dir / "node.yaml"
-
-    @property
-    def data_dir(self) -> Path:
-        return self.dir / "data"
-
-    @property
-    def log(self) -> Path:
-        return self.dir / "peer.log"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until true or ``timeout`` seconds pass; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 class Lab:
@@ -154,7 +110,7 @@ class Lab:
                 f"lab {self.name!r} is already up; run `quantix lab down --name {self.name}` first"
             )
         self._tune_limits(nodes)
-        with _machine_lock():
+        with machine_lock():
             used = system.host_ipv4_addresses() + self._other_labs_addresses()
             block = an.pick_block(used)
             st = LabState(
@@ -207,7 +163,7 @@ class Lab:
         st.hosts[hs.name] = hs
         st.save()  # before the namespace and veth exist
         hs.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _write_private(
+        write_private(
             hs.path / "node.yaml",
             render_node_yaml(
                 hs.path, hs.name, hs.address, MGMT_INTERFACE, st.api_port, hs.cluster, secret
@@ -470,7 +426,7 @@ class Lab:
         path = self._secret_path(cluster)
         if not path.exists():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_private(path, secrets.token_urlsafe(32) + "\n")
+            write_private(path, secrets.token_urlsafe(32) + "\n")
         return path
 
     def _other_labs_addresses(self) -> list[str]:
@@ -489,22 +445,3 @@ class Lab:
         # instances; the default (128 per user) runs out near 20 peers.
         system.raise_sysctl("fs/inotify/max_user_instances", max(1024, nodes * 32))
         system.raise_sysctl("fs/inotify/max_user_watches", 262144)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file that is 0600 from its first byte."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o600)
-
-
-@contextlib.contextmanager
-def _machine_lock() -> Iterator[None]:
-    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK_PATH, "a") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
