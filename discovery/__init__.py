@@ -5,7 +5,7 @@ The daemon's entry points are re-exported here; see docs/discovery.md.
 """
 
 from discovery.adopt import AdoptPayload, unwrap_secret, wrap_secret
-from discovery.bootstrap import Decision, SplitBrain, decide, split_brains
+from discovery.bootstrap import Decision, SplitBrain, decide, split_brains, yield_to
 from discovery.errors import DiscoveryError, HandshakeError, MdnsError, SecretWrapError, TxtError
 from discovery.handshake import (
     ChallengeBook,
@@ -47,4 +47,5 @@ __all__ = [
     "start_join",
     "unwrap_secret",
     "wrap_secret",
+    "yield_to",
 ]

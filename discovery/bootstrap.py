@@ -53,7 +53,7 @@ class SplitBrain:
         parts = "; ".join(f"{cid}: {', '.join(ids)}" for cid, ids in sorted(self.instances.items()))
         return (
             f"SPLIT BRAIN: {len(self.instances)} different clusters are named "
-            f"{self.cluster_name!r} on this network ({parts}); they will not merge by "
+            f"{self.cluster_name!r} on this network ({parts}); they do not merge by "
             "themselves — rename or reinstall one of them"
         )
 
@@ -127,3 +127,37 @@ def split_brains(me: Announcement | None, seen: Iterable[SeenHost]) -> list[Spli
         for name, inst in sorted(ids.items())
         if len(inst) > 1
     ]
+
+
+def yield_to(me: Announcement, seen: Iterable[SeenHost], alone: bool) -> SeenHost | None:
+    """Should my one-host cluster give way to another instance of its name? Pure.
+
+    The split brain a restart can cause: a host bootstraps alone, is down while
+    the others form a cluster of the same name, and comes back as the leader of
+    its own. ``alone`` is the caller's local knowledge that its cluster has
+    never had another member and holds nothing worth keeping (no VMs). Such a
+    host yields — leaves its instance and joins the returned host — to an
+    instance with more hosts seen, or as many and a lower cluster id (so of two
+    lone hosts exactly one yields). None: keep my cluster.
+    """
+    if not alone or not me.cluster_id or not me.cluster_name:
+        return None
+    others: dict[str, list[SeenHost]] = {}
+    for h in seen:
+        if (
+            h.cluster_name == me.cluster_name
+            and h.cluster_id
+            and h.cluster_id != me.cluster_id
+            and h.info.is_clustered
+        ):
+            others.setdefault(h.cluster_id, []).append(h)
+    mine = 1 + sum(1 for h in seen if h.cluster_id == me.cluster_id and h.node_id != me.node_id)
+    better = [
+        cid
+        for cid, hosts in others.items()
+        if len(hosts) > mine or (len(hosts) == mine and cid < me.cluster_id)
+    ]
+    if not better:
+        return None
+    best = min(better, key=lambda cid: (-len(others[cid]), cid))
+    return _join_target(others[best])

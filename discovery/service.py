@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from discovery._zc import Change, Mdns
-from discovery.bootstrap import Decision, SplitBrain, decide, split_brains
+from discovery.bootstrap import Decision, SplitBrain, decide, split_brains, yield_to
 from discovery.errors import DiscoveryError, MdnsError, TxtError
 from discovery.model import SERVICE_TYPE, Announcement, SeenHost
 from discovery.netif import interface_ipv4
@@ -97,6 +97,10 @@ class Discovery:
 
     def split_brains(self) -> list[SplitBrain]:
         return split_brains(self._me, self.hosts())
+
+    def yield_to(self, alone: bool) -> SeenHost | None:
+        """``bootstrap.yield_to`` applied to this host and the current table."""
+        return yield_to(self._me, self.hosts(), alone)
 
     def status(self) -> dict[str, Any]:
         """For the peer's status endpoint (hints only, no secret)."""
@@ -311,10 +315,10 @@ class Discovery:
         # Loud, once per distinct conflict: two clusters with one name never merge
         # by themselves and an operator has to act.
         for sb in self.split_brains():
-            text = sb.describe()
-            if text not in self._reported:
-                self._reported.add(text)
-                log.error("discovery: %s", text)
+            key = f"{sb.cluster_name}:{','.join(sorted(sb.instances))}"
+            if key not in self._reported:
+                self._reported.add(key)
+                log.error("discovery: %s", sb.describe())
 
     def _spawn(self, aw: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(aw)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from discovery.bootstrap import decide, split_brains
+from discovery.bootstrap import decide, split_brains, yield_to
 from discovery.model import Announcement, SeenHost
 
 SETTLE = 2.0
@@ -113,3 +113,23 @@ def test_split_brain_is_reported_and_join_is_deterministic() -> None:
         split_brains(me("a", role="leader", cid="c1"), [seen("b", role="leader", cid="c1")]) == []
     )
     assert len(split_brains(me("q", role="leader", cid="c9"), hosts[:1])) == 1
+
+
+def test_lone_cluster_yields_to_the_bigger_instance_of_its_name() -> None:
+    lone = me("a", role="leader", cid="c1")
+    formed = [seen("b", role="leader", cid="c2"), seen("c", role="member", cid="c2")]
+    target = yield_to(lone, formed, alone=True)
+    assert target is not None and target.node_id == "b"
+    # Not alone (it has members or VMs): it keeps its cluster; the conflict stays loud.
+    assert yield_to(lone, formed, alone=False) is None
+    # The bigger side never yields to the lone host.
+    assert yield_to(me("b", role="leader", cid="c2"), [seen("a", role="leader", cid="c1"),
+                    seen("c", role="member", cid="c2")], alone=True) is None  # fmt: skip
+
+
+def test_two_lone_hosts_exactly_one_yields() -> None:
+    x, y = me("x", role="leader", cid="c1"), me("y", role="leader", cid="c2")
+    x_seen, y_seen = seen("x", role="leader", cid="c1"), seen("y", role="leader", cid="c2")
+    results = [yield_to(x, [y_seen], alone=True), yield_to(y, [x_seen], alone=True)]
+    assert results[0] is None and results[1] is not None and results[1].node_id == "x"
+    assert yield_to(x, [seen("z", cluster="other", role="leader", cid="c0")], alone=True) is None
