@@ -10,22 +10,37 @@
 
 Mount with ``add_webui(app)`` after ``build_app``; the API's routes take
 precedence because they are registered first and are more specific.
+
+It also serves the browser console of the VMs *this* peer hosts:
+``GET /webui/vnc/{vm_id}`` (websocket) relays bytes to the VM's VNC unix socket
+for noVNC. The API names the hosting peer (``GET /api/v1/vms/{id}/console``) and
+the browser connects to that peer directly. Credentials: an API token offered as
+the websocket subprotocol ``qx-token.<token>`` (a browser cannot set headers on
+a websocket), or a session cookie from the same origin only (cross-site
+websocket hijacking). Least role: operator, like the console route of the API.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
+
+from peer.api.keys import CTX_KEY
+from peer.auth.authenticate import AuthFailed, authenticate
+from peer.auth.roles import Role
 
 DIST_ENV = "QUANTIX_WEBUI_DIST"
 DEFAULT_DIST = Path(__file__).resolve().parent.parent / "webui" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
 # Paths the UI must never shadow, even with an index.html fallback.
-RESERVED = ("/api/", "/metrics")
+RESERVED = ("/api/", "/metrics", "/webui/")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -82,9 +97,80 @@ def make_handler(root: Path) -> Handler:
     return serve
 
 
+AUTH_SUBPROTOCOL = "qx-token."
+VNC_PROTOCOL = "binary"  # what noVNC offers
+CHUNK = 64 * 1024
+
+
+def _json_error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"code": code, "message": message, "details": {}}, status=status)
+
+
+def _offered(request: web.Request) -> list[str]:
+    raw = request.headers.get("Sec-WebSocket-Protocol", "")
+    return [p.strip() for p in raw.split(",") if p.strip().startswith(AUTH_SUBPROTOCOL)]
+
+
+async def vnc_proxy(request: web.Request) -> web.StreamResponse:
+    """Relay a websocket to the VNC socket of a VM running on this peer."""
+    ctx = request.app[CTX_KEY]
+    offered = _offered(request)
+    token = next((p.removeprefix(AUTH_SUBPROTOCOL) for p in offered), "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    origin = request.headers.get("Origin")
+    same_origin = not origin or urlsplit(origin).netloc == request.host
+    cookies = request.cookies if same_origin and not token else {}
+    try:
+        principal = authenticate(ctx.store, headers, cookies)
+    except AuthFailed as e:
+        return _json_error(401, e.code, e.message)
+    if principal is None:
+        return _json_error(401, "unauthenticated", "send a token as the qx-token.* subprotocol")
+    if principal.role < Role.OPERATOR:
+        return _json_error(403, "forbidden", "the console needs the operator role")
+    vm_id = request.match_info["vm_id"]
+    st = ctx.store.get("vm_status", vm_id)
+    console = (st.value.get("console") or {}) if st is not None else {}
+    if st is None or not console.get("vnc_socket"):
+        return _json_error(409, "no_console", "the VM has no console yet: is it running?")
+    if st.value.get("node") != ctx.node_id:
+        return _json_error(409, "wrong_host", f"the VM runs on {st.value.get('node')}")
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(console["vnc_socket"]))
+    except OSError as e:
+        return _json_error(503, "console_unavailable", f"cannot reach the VNC socket: {e}")
+    ws = web.WebSocketResponse(protocols=(VNC_PROTOCOL,), max_msg_size=4 * 1024 * 1024)
+    await ws.prepare(request)
+
+    async def to_browser() -> None:
+        while data := await reader.read(CHUNK):
+            await ws.send_bytes(data)
+        await ws.close()
+
+    pump = asyncio.create_task(to_browser())
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                writer.write(msg.data)
+                await writer.drain()
+            elif msg.type == WSMsgType.ERROR:
+                break
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+            await pump
+        writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.wait_closed()
+    return ws
+
+
 def add_webui(app: web.Application, root: Path | None = None) -> None:
     """Serve the UI from ``root`` (default: ``dist_dir()``) for every GET the API
-    does not claim. Call after the API routes are added."""
+    does not claim, and the VNC relay. Call after the API routes are added."""
     handler = make_handler(root or dist_dir())
+    app.router.add_route("GET", "/webui/vnc/{vm_id}", vnc_proxy, name="webui_vnc")
     app.router.add_route("GET", "/", handler, name="webui_root")
     app.router.add_route("GET", "/{tail:.*}", handler, name="webui")

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { lazy, Suspense, useState } from "react";
 import { Link, NavLink, useNavigate, useParams } from "react-router";
 import { ArrowLeft, Trash2 } from "lucide-react";
 import { loadAuth } from "../api/auth";
@@ -13,6 +13,8 @@ import { EventRow } from "./Dashboard";
 import { ACTIONS, useVmActions } from "./Vms";
 
 const TABS = ["summary", "console", "snapshots", "disks", "events"] as const;
+// noVNC loads only when a console is opened.
+const VncConsole = lazy(() => import("../components/VncConsole"));
 
 function Summary({ vm }: { vm: Vm }) {
   const nodes = useNodes();
@@ -77,6 +79,9 @@ function Summary({ vm }: { vm: Vm }) {
 function Console({ vm }: { vm: Vm }) {
   const running = vmState(vm) === "running";
   const c = useConsole(vm.id, running);
+  const nodes = useNodes();
+  const token = loadAuth()?.token;
+  const port = (node: string | null) => nodes.data?.find((n) => n.id === node)?.api_port ?? (Number(window.location.port) || 443);
   if (!running) return <Card><Empty title="The VM is not running" hint="Start it to reach its console." /></Card>;
   return (
     <Card title="Console">
@@ -86,17 +91,15 @@ function Console({ vm }: { vm: Vm }) {
         c.error instanceof ApiError && c.error.code === "no_console" ? <Empty title="No console yet" hint={c.error.message} /> : <ErrorState error={c.error} retry={() => void c.refetch()} />
       ) : (
         <div className="space-y-3" data-testid="console-info">
-          <p>
-            The console is on host <span className="font-medium">{c.data.node}</span> ({c.data.address}).
-          </p>
-          <dl className="grid grid-cols-[8rem_1fr] gap-y-1 font-mono text-xs">
-            <dt className="font-sans text-zinc-500">VNC socket</dt>
-            <dd className="break-all">{c.data.console?.vnc_socket ?? "—"}</dd>
-            <dt className="font-sans text-zinc-500">Serial log</dt>
-            <dd className="break-all">{c.data.console?.serial_log ?? "—"}</dd>
-          </dl>
-          <p className="rounded-md bg-amber-50 px-3 py-2 text-amber-900 dark:bg-amber-500/10 dark:text-amber-200">
-            In-browser console: the API does not yet proxy a VM's VNC socket over a websocket, so it cannot be shown here. Use <code className="font-mono">quantix vm console {vm.name}</code> from a shell.
+          {token ? (
+            <Suspense fallback={<Spinner label="Loading the console…" />}>
+              <VncConsole url={`wss://${c.data.address}:${port(c.data.node)}/webui/vnc/${encodeURIComponent(vm.id)}`} token={token} title={`${vm.name} on ${nodes.data?.find((n) => n.id === c.data.node)?.hostname ?? c.data.node}`} />
+            </Suspense>
+          ) : (
+            <p className="rounded-md bg-amber-50 px-3 py-2 text-amber-900 dark:bg-amber-500/10 dark:text-amber-200">This browser has no API token (log out and in again), which the console needs to reach the VM's host.</p>
+          )}
+          <p className="text-xs text-zinc-500">
+            Served by the VM's host ({c.data.address}); your browser must trust that host's certificate. Serial log on the host: <span className="font-mono">{c.data.console?.serial_log ?? "—"}</span>
           </p>
         </div>
       )}
