@@ -28,8 +28,9 @@ def _minority(rng: random.Random, hosts: list[str]) -> list[str]:
     return sorted(rng.sample(hosts, k))
 
 
-def make_step(rng: random.Random, kind: str, hosts: list[str], at: float,
-              watchdog_s: float) -> Step:  # fmt: skip
+def make_step(
+    rng: random.Random, kind: str, hosts: list[str], at: float, watchdog_s: float
+) -> Step:
     """One step of ``kind`` at ``at``. Pure given the generator's state."""
     d = round(rng.uniform(5, 10), 1)
     if kind in ("kill9", "disk_full", "flap"):
@@ -51,9 +52,12 @@ def make_step(rng: random.Random, kind: str, hosts: list[str], at: float,
         return Step(at, round(rng.uniform(8, 15), 1), kind, sorted(hosts), groups=groups)
     if kind == "netem":
         k = rng.randint(1, len(hosts))
-        params = {"delay_ms": rng.randint(30, 200), "jitter_ms": rng.randint(5, 50),
-                  "loss_pct": round(rng.uniform(0.5, 8), 1),
-                  "reorder_pct": round(rng.uniform(5, 25), 1)}  # fmt: skip
+        params = {
+            "delay_ms": rng.randint(30, 200),
+            "jitter_ms": rng.randint(5, 50),
+            "loss_pct": round(rng.uniform(0.5, 8), 1),
+            "reorder_pct": round(rng.uniform(5, 25), 1),
+        }
         return Step(at, d, kind, sorted(rng.sample(hosts, k)), params=params)
     if kind == "clock":
         offset = rng.choice([-1, 1]) * rng.randint(20, 120)
