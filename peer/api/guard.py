@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 LOCAL_USER = "root@local"
 REVISION_HEADER = "X-Quantix-Revision"
+# Read-your-writes on another peer: "answer only once you have applied revision N"
+# (N from the X-Quantix-Revision of an earlier answer). A wait, not a commit.
+MIN_REVISION_HEADER = "X-Quantix-Min-Revision"
+MIN_REVISION_WAIT_S = 5.0
 AiohttpHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -65,6 +69,19 @@ def local_principal(request: web.Request) -> Principal | None:
     if st.st_uid != 0 or st.st_mode & 0o077 or uid != 0:
         return None
     return Principal(user=LOCAL_USER, role=Role.ADMIN, via="local")
+
+
+async def wait_min_revision(request: web.Request, ctx: PeerContext) -> None:
+    raw = request.headers.get(MIN_REVISION_HEADER)
+    if raw is None:
+        return
+    try:
+        want = int(raw)
+    except ValueError:
+        raise BadRequest(
+            f"{MIN_REVISION_HEADER} must be a revision number", code="bad_header"
+        ) from None
+    await ctx.store.wait_revision(want, timeout=MIN_REVISION_WAIT_S)
 
 
 def _authorize(request: web.Request, route: Route, ctx: PeerContext) -> Principal:
@@ -204,6 +221,7 @@ def make_handler(route: Route) -> AiohttpHandler:
         req: ApiRequest | None = None
         started = time.monotonic()
         try:
+            await wait_min_revision(request, ctx)
             principal = _authorize(request, route, ctx)
             req = ApiRequest(
                 ctx=ctx,

@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from peer.api.errors import ApiError, Internal, from_store_error
-from peer.api.keys import METRICS_KEY
+from peer.api.keys import CTX_KEY, METRICS_KEY
 from peer.metrics import ApiMetrics
 from raft.errors import StoreError
 
@@ -26,8 +26,13 @@ _HTTP_CODES = {
 }
 
 
-def error_json(err: ApiError) -> web.Response:
-    return web.json_response(err.to_dict(), status=err.status)
+def error_json(err: ApiError, request: web.Request | None = None) -> web.Response:
+    resp = web.json_response(err.to_dict(), status=err.status)
+    if request is not None and CTX_KEY in request.app:
+        # Refusals can have committed something too (a failed-login counter):
+        # the revision lets the client read its effect on another peer.
+        resp.headers["X-Quantix-Revision"] = str(request.app[CTX_KEY].store.revision)
+    return resp
 
 
 @web.middleware
@@ -35,16 +40,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as e:
-        return error_json(e)
+        return error_json(e, request)
     except StoreError as e:
-        return error_json(from_store_error(e))
+        return error_json(from_store_error(e), request)
     except web.HTTPException as e:
         if e.status < 400:
             raise
         code = _HTTP_CODES.get(e.status, "http_error")
         err = ApiError(e.reason or code, code=code)
         err.status = e.status
-        resp = error_json(err)
+        resp = error_json(err, request)
         if e.status == 405 and "Allow" in e.headers:
             resp.headers["Allow"] = e.headers["Allow"]
         return resp

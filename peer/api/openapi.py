@@ -74,7 +74,9 @@ def build_openapi(routes: Sequence[Route], title: str = "Quantix API") -> dict[s
             "version": __version__,
             "description": "The REST API every Quantix peer serves. Writes are committed "
             "through the replicated store before they are answered; reads are served "
-            "from the local replica (add ?consistent=true for a linearizable read).",
+            "from the local replica (add ?consistent=true for a linearizable read). Every "
+            "answer carries X-Quantix-Revision; send it back to another peer as "
+            "X-Quantix-Min-Revision to read your own writes there.",
         },
         "paths": paths,
         "components": {

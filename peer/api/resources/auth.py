@@ -7,6 +7,7 @@ import time
 from aiohttp import web
 
 from peer.api.errors import ConflictError, Locked, Unauthenticated
+from peer.api.resources.common import catch_up
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.passwords import averify_password
 from peer.auth.roles import ROLE_NAMES, Role
@@ -72,6 +73,9 @@ async def _count_failure(req: ApiRequest, name: str, now: float) -> bool:
             )
             return locked
         except ConflictError:
+            # Another peer counted a failure first; this replica may not have
+            # applied it yet, so catch up before re-reading.
+            await catch_up(req)
             continue
     return False
 

@@ -76,6 +76,15 @@ async def maybe_barrier(req: ApiRequest) -> None:
             raise from_store_error(e) from None
 
 
+async def catch_up(req: ApiRequest) -> None:
+    """After losing a compare-and-set: a barrier, so the re-read sees the winner's
+    write even on a replica that has not applied it yet."""
+    try:
+        await req.store.barrier()
+    except StoreError as e:
+        raise from_store_error(e) from None
+
+
 def get_or_404(req: ApiRequest, table: str, key: str, what: str) -> Record:
     rec = req.store.get(table, key)
     if rec is None:
@@ -165,6 +174,7 @@ async def update_record(
         except ConflictError:
             if i == attempts - 1:
                 raise
+            await catch_up(req)
             continue
         return get_or_404(req, table, key, what)
     raise AssertionError("unreachable")

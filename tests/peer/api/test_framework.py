@@ -81,3 +81,23 @@ async def test_bad_query_and_body_are_4xx_with_stable_codes(client, tokens):
     assert r.status == 400 and (await r.json())["code"] == "invalid_cursor"
     r = await client.put("/api/v1/vms", headers=h)
     assert r.status == 405 and (await r.json())["code"] == "method_not_allowed"
+
+
+async def test_min_revision_waits_for_the_replica_to_catch_up(client, store, tokens):
+    import asyncio
+
+    from raft.store import put
+
+    h = bearer(tokens["viewer"])
+    target = store.revision + 1
+
+    async def later_write():
+        await asyncio.sleep(0.05)  # the write arrives while the read waits for it
+        await store.commit([put("pools", "late", {"name": "late", "path": "/p"})])
+
+    writer = asyncio.create_task(later_write())
+    r = await client.get("/api/v1/pools", headers={**h, "X-Quantix-Min-Revision": str(target)})
+    await writer
+    assert [p["id"] for p in (await r.json())["items"]] == ["late"]
+    r = await client.get("/api/v1/pools", headers={**h, "X-Quantix-Min-Revision": "soon"})
+    assert r.status == 400 and (await r.json())["code"] == "bad_header"

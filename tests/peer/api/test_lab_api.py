@@ -94,34 +94,43 @@ def test_writes_through_any_peer_are_read_consistently_everywhere(peers):
 def test_a_revoked_token_fails_on_every_peer(peers):
     r = peers[0].call("POST", "/tokens", json={"name": "short", "role": "viewer"})
     tok = r.json()
+    # Read-your-writes on the other peers: wait for the creating revision.
+    seen = {"X-Quantix-Min-Revision": r.headers["X-Quantix-Revision"]}
     viewers = [Peer(p.url, tok["token"]) for p in peers]
-    assert all(v.call("GET", "/vms").status_code == 200 for v in viewers)
-    assert peers[1].call("DELETE", f"/tokens/{tok['id']}").status_code == 204
-    # Committed before the answer; each peer refuses it once it has applied it.
-    assert wait_for(lambda: all(v.call("GET", "/vms").status_code == 401 for v in viewers), 10)
+    assert [v.call("GET", "/vms", headers=seen).status_code for v in viewers] == [200] * 3
+    r = peers[1].call("DELETE", f"/tokens/{tok['id']}")
+    assert r.status_code == 204
+    # Committed before the answer: every peer that has applied it refuses the token.
+    seen = {"X-Quantix-Min-Revision": r.headers["X-Quantix-Revision"]}
+    assert [v.call("GET", "/vms", headers=seen).status_code for v in viewers] == [401] * 3
 
 
 def test_failed_logins_on_different_peers_add_up_to_a_lock(peers):
-    admin = peers[0]
-    assert (
-        admin.call(
-            "POST",
-            "/users",
-            json={"name": "mallory", "role": "viewer", "password": "right-password"},
-        ).status_code
-        == 201
+    r = peers[0].call(
+        "POST", "/users", json={"name": "mallory", "role": "viewer", "password": "right-password"}
     )
+    assert r.status_code == 201
     anon = [Peer(p.url) for p in peers]
-    codes = [
-        anon[i % 3]
-        .call("POST", "/auth/login", json={"username": "mallory", "password": "x"})
-        .status_code
-        for i in range(5)
-    ]
+    # Like a client keeping session consistency: each call names the last revision seen.
+    seen = r.headers["X-Quantix-Revision"]
+    codes = []
+    for i in range(5):
+        r = anon[i % 3].call(
+            "POST",
+            "/auth/login",
+            json={"username": "mallory", "password": "x"},
+            headers={"X-Quantix-Min-Revision": seen},
+        )
+        codes.append(r.status_code)
+        seen = r.headers.get("X-Quantix-Revision", seen)
     assert codes == [401, 401, 401, 401, 423]
+    leader_rev = max(int(p.call("GET", "/health").json()["revision"]) for p in peers)
     for a in anon:
         r = a.call(
-            "POST", "/auth/login", json={"username": "mallory", "password": "right-password"}
+            "POST",
+            "/auth/login",
+            json={"username": "mallory", "password": "right-password"},
+            headers={"X-Quantix-Min-Revision": str(leader_rev)},
         )
         assert r.status_code == 423
 
