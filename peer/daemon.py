@@ -261,6 +261,7 @@ class Peer:
             heartbeat=cfg.heartbeat,
             fence_after=cfg.fence_after,
             on_fence=self._on_fence,
+            on_unfence=self._on_unfence,
         )
         ha = HAManager.from_context(self.ctx)
         members = MembershipManager(
@@ -272,6 +273,20 @@ class Peer:
             self._loops.append(loop)
             self._spawn(loop.run())
         self._start_reconciler()
+        self._spawn(self._announce_role())
+
+    async def _announce_role(self) -> None:
+        """Announce ``leader`` on mDNS while this peer leads, so joiners go
+        straight to it and browsers see who leads."""
+        announced = "member"
+        while not self._stop.is_set():
+            want = "leader" if self.store is not None and self.store.is_leader else "member"
+            if want != announced and self.discovery is not None:
+                with contextlib.suppress(Exception):
+                    await self.discovery.async_update(role=want)
+                    announced = want
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.config.heartbeat)
 
     def _start_reconciler(self) -> None:
         """Run the VMs placed on this host, when a hypervisor driver is available."""
@@ -287,6 +302,22 @@ class Peer:
         fence = self.ctx.services.get("fence_vms")
         if fence is not None:
             await fence()
+
+    async def _on_unfence(self, *_: Any) -> None:
+        """The lease commits again: resume running this host's VMs with a fresh
+        reconciler, whose first pass destroys copies that now belong elsewhere."""
+        driver = self.ctx.services.get("driver")
+        if driver is None or self.store is None:
+            return
+        from peer.reconciler.reconciler import Reconciler
+        from peer.reconciler.service import fence_ha_vms
+
+        log.warning("lease renewed again after fencing: resuming the reconciler")
+        rec = Reconciler(self.store, driver, self.ctx.node_id)
+        await rec.start()
+        self.ctx.services["reconciler"] = rec
+        self.ctx.services["fence_vms"] = lambda: fence_ha_vms(self.ctx, rec, driver)
+        self._loops.insert(0, rec)
 
     # -- hooks for the API -------------------------------------------------------
     async def adopt(self, node_id: str, record: dict[str, Any]) -> None:
@@ -319,6 +350,9 @@ class Peer:
         if rec is None:
             raise ValueError(f"no node {node_id}")
         addr = rec.value.get("raft_addr")
+        if node_id == self.ctx.node_id:
+            # Raft cannot let a node see its own removal commit: ask another host.
+            raise ValueError("a host cannot remove itself: send this request to another host")
         if addr and addr in self.store.voters():
             await self.store.remove_voter(addr)
         await self.store.commit(
