@@ -6,7 +6,8 @@ the store stamps the command with the same clock an instant later, so
 ``renewed_at`` is the committed command's time. If no renewal commits for
 ``fence_after`` seconds (local monotonic clock, counted from when the last
 successful renewal was *sent*), the peer fences itself: it stops feeding the
-hardware watchdog, then calls ``on_fence`` (the daemon stops its HA guests).
+hardware watchdog, kills its guests' QEMU processes at once (``plug=True``,
+peer.ha.plug), then calls ``on_fence`` (the daemon's own stop of its guests).
 The first renewal that commits afterwards calls ``on_unfence``; until then the
 lease says ``fenced: true`` and the scheduler places nothing on this host.
 """
@@ -21,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from peer.ha.fencing import should_self_fence
+from peer.ha.plug import fence_guests
 from peer.ha.watchdog import Watchdog
 from raft.errors import StoreError
 from raft.store import Store, put
@@ -61,6 +63,7 @@ class LeaseRenewer:
         on_fence: Callback,
         on_unfence: Callback | None = None,
         watchdog: Watchdog | None = None,
+        plug: bool = False,
         wall: Callable[[], float] = time.time,
         mono: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -73,6 +76,9 @@ class LeaseRenewer:
         self.on_fence = on_fence
         self.on_unfence = on_unfence
         self.watchdog = watchdog or Watchdog(False)
+        # Kill this host's guests' QEMU processes at once when fencing (peer.ha.plug).
+        # Off by default: a unit test must never signal processes it did not start.
+        self.plug = plug
         self.wall = wall
         self.mono = mono
         # Start-up counts as a renewal: a peer that never reaches the cluster fences
@@ -118,6 +124,12 @@ class LeaseRenewer:
             self.fence_after,
         )
         self.watchdog.stop()
+        if self.plug:
+            try:
+                vms = [(r.key, r.value) for r in self.store.scan("vms")]
+                fence_guests(vms, self.node_id)
+            except OSError:
+                log.exception("pulling the plug failed; on_fence must stop the guests")
         await _call(self.on_fence, "fence")
 
     async def _renew(self, budget: float) -> bool:

@@ -2,6 +2,9 @@
 
 import asyncio
 import logging
+import secrets
+import subprocess
+import sys
 import time
 
 from peer.ha.lease import LeaseRenewer
@@ -142,3 +145,30 @@ def test_disabled_watchdog_is_a_logged_no_op(tmp_path, caplog):
         wd.feed()
         wd.stop()
     assert not wd.armed and "watchdog disabled" in caplog.text
+
+
+async def test_with_plug_the_fence_kills_the_hosts_guests_before_on_fence():
+    vm = "plugfence" + secrets.token_hex(4)
+    store, mono = FlakyStore("h1"), Clock(0.0)
+    await store.put("vms", vm, {"name": vm, "placement": "h1", "placement_epoch": 1})
+    p = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", f"guest=qx-{vm},debug-threads=on"]
+    )
+    seen = []
+    try:
+        r = LeaseRenewer(
+            store,
+            "h1",
+            heartbeat=1,
+            fence_after=6,
+            mono=mono,
+            plug=True,
+            on_fence=lambda: seen.append(p.poll()),
+        )
+        store.down = True
+        mono.t = 7.0
+        await r.tick()
+        assert r.fenced and p.wait(10) == -9 and len(seen) == 1
+    finally:
+        p.kill()
+        p.wait()
