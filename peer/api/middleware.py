@@ -32,6 +32,9 @@ def error_json(err: ApiError, request: web.Request | None = None) -> web.Respons
         # Refusals can have committed something too (a failed-login counter):
         # the revision lets the client read its effect on another peer.
         resp.headers["X-Quantix-Revision"] = str(request.app[CTX_KEY].store.revision)
+    retry = err.details.get("retry_after")
+    if isinstance(retry, int):
+        resp.headers["Retry-After"] = str(retry)
     return resp
 
 

@@ -12,7 +12,7 @@ from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.passwords import averify_password
 from peer.auth.roles import ROLE_NAMES, Role
 from peer.auth.sessions import COOKIE, SESSION_TTL_S, make_session
-from peer.auth.users import after_failure, after_success, locked_until
+from peer.auth.users import LOCK_SECONDS, after_failure, after_success, locked_until
 from raft.store import delete, put
 
 routes = Routes(tag="auth")
@@ -102,7 +102,10 @@ async def login(req: ApiRequest) -> web.StreamResponse:
     stored = str(rec.value.get("password_hash")) if rec is not None else None
     if not await averify_password(password, stored):
         if rec is not None and await _count_failure(req, name, now):
-            raise Locked("too many failed logins: the account is locked for 15 minutes")
+            raise Locked(
+                "too many failed logins: the account is locked for 15 minutes",
+                retry_after=LOCK_SECONDS,
+            )
         raise Unauthenticated(BAD_LOGIN, code="invalid_credentials")
     assert rec is not None
     sess = make_session(name, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from peer.api.errors import Forbidden, NotFound
@@ -19,7 +20,7 @@ from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import ROLE_NAMES, Role
 from peer.auth.tokens import make_token, public_view
 from raft.commands import Record
-from raft.store import put
+from raft.store import delete, put
 
 routes = Routes(tag="tokens")
 
@@ -48,6 +49,17 @@ TOKEN_CREATE = {
         "user": {"type": "string", "description": "admins only: a token for another user"},
     },
 }
+
+
+DEAD_KEEP_S = 7 * 86400
+
+
+def _long_dead(value: dict[str, Any], user: str) -> bool:
+    if value.get("user") != user:
+        return False
+    cutoff = time.time() - DEAD_KEEP_S
+    ended = value.get("revoked_at") if value.get("revoked") else value.get("expires_at")
+    return isinstance(ended, (int, float)) and ended < cutoff
 
 
 def _hide(key: str, value: dict[str, Any]) -> dict[str, Any]:
@@ -93,8 +105,12 @@ async def create_token(req: ApiRequest) -> Reply:
     if role > ceiling:
         raise Forbidden(f"a token's role cannot exceed {ceiling.label}", code="role_too_high")
     tok = make_token(user, role, req.body["name"], req.body.get("ttl_s"), created_by=req.user)
+    ops = [put("tokens", tok.id, tok.value, expect="absent")]
+    # Every CLI or web login makes a token; drop this user's long-dead ones so the
+    # table stays small (revoked or expired more than a week ago).
+    ops += [delete("tokens", t.key) for t in req.store.scan("tokens") if _long_dead(t.value, user)]
     await req.commit(
-        [put("tokens", tok.id, tok.value, expect="absent")],
+        ops,
         event=("token.created", "tokens", tok.id, f"token {tok.id} for {user}"),
     )
     rec = get_or_404(req, "tokens", tok.id, "token")
@@ -134,6 +150,6 @@ async def revoke_token(req: ApiRequest) -> None:
         return
     expect = req.check_if_match(rec.version)
     await req.commit(
-        [put("tokens", tid, dict(rec.value, revoked=True), expect=expect)],
+        [put("tokens", tid, dict(rec.value, revoked=True, revoked_at=time.time()), expect=expect)],
         event=("token.revoked", "tokens", tid, f"token {tid} revoked"),
     )

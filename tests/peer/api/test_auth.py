@@ -194,3 +194,23 @@ async def test_concurrent_failures_all_count(store, client):
     rs = await asyncio.gather(*(login(client, "gina", "bad") for _ in range(5)))
     assert sorted(r.status for r in rs)[-1] == 423  # compare-and-set retries: none lost
     assert (await login(client, "gina", PASSWORD)).status == 423
+
+
+async def test_long_dead_tokens_are_cleaned_up_and_locks_say_when_to_retry(store, client):
+    import time as _time
+
+    from peer.auth.tokens import make_token
+    from raft.store import put
+
+    await add_user(store, "hank", Role.OPERATOR)
+    old = make_token("hank", Role.VIEWER, "old", None, created_by="hank")
+    await store.commit(
+        [put("tokens", old.id, dict(old.value, revoked=True, revoked_at=_time.time() - 30 * 86400))]
+    )
+    live = await add_token(store, "hank", Role.OPERATOR)
+    r = await client.post("/api/v1/tokens", json={"name": "new"}, headers=bearer(live))
+    assert r.status == 201 and store.get("tokens", old.id) is None
+    for _ in range(5):
+        r = await login(client, "hank", "bad")
+    r = await login(client, "hank", "bad")
+    assert r.status == 423 and 0 < int(r.headers["Retry-After"]) <= 900
