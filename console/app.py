@@ -72,6 +72,7 @@ class App:
 
     def refresh(self) -> None:
         self.snap = fetch(self.client)
+        self.snap.taken_at = self.clock()  # countdowns run on the app's clock
         if not self._wizard_offered and self.snap.host.get("setup_required"):
             from console.screens.wizard import WizardScreen
 
@@ -125,19 +126,17 @@ class App:
         left = f" QUANTIX {p.get('version', '')}  {screen.title}"
         right = f"{p.get('hostname', '')}  {time.strftime('%H:%M:%S')} "
         top = left + " " * max(1, width - len(left) - len(right)) + right
-        body = screen.render(self, width, height - 4)
-        body = body[: max(0, height - 4)]
-        lines = [Line(top[:width], "title"), *body]
-        lines += [Line()] * (height - 3 - len(lines))
+        body = screen.render(self, width, height - 4)[: max(0, height - 4)]
+        body += [Line()] * (height - 4 - len(body))
         msg, style = self.message
         hint = screen.hint
-        lines.append(Line(fmt.clip(msg, width), style))
-        if len(hint) > width:  # the main menu on two lines
+        if len(hint) > width:  # the main menu: two lines
             half = hint.find("  F6")
-            lines[-2:] = [lines[-1]]
-            lines.append(Line(hint[:half].strip()[:width], "key"))
-            lines.append(Line(hint[half:].strip()[:width], "key"))
+            footer = [
+                Line(hint[:half].strip()[:width], "key"),
+                Line(hint[half:].strip()[:width], "key"),
+            ]
         else:
-            lines.append(Line("-" * width, "dim"))
-            lines.append(Line(hint[:width], "key"))
+            footer = [Line("-" * width, "dim"), Line(hint[:width], "key")]
+        lines = [Line(top[:width], "title"), *body, Line(fmt.clip(msg, width), style), *footer]
         return lines[:height]

@@ -51,6 +51,7 @@ def test_first_boot_wizard_creates_the_admin_that_logs_in(tmp_path: Path) -> Non
         console.type(name)
         console.keys("Enter")
         console.type("a-long-cluster-secret")
+        console.wait(r"Cluster secret:\s+\*{21}_")
         console.save("wizard-4-cluster")
         console.keys("Enter")
         console.wait(f"Joining or founding cluster '{name}'")
