@@ -22,9 +22,9 @@ class Profile:
 
 PROFILES = {
     # The default test: 3 hosts, every fault kind once, a few minutes.
-    "short": Profile(nodes=3, duration=60, every_kind_once=True, registers=3, ha_vms=2),
+    "short": Profile(nodes=3, duration=60, every_kind_once=True, registers=3, ha_vms=3),
     # The soak: 5 hosts, every scenario, long runs (see docs/chaos.md).
-    "long": Profile(nodes=5, duration=600, every_kind_once=True, registers=5, ha_vms=3),
+    "long": Profile(nodes=5, duration=600, every_kind_once=True, registers=5, ha_vms=5),
 }
 
 
