@@ -274,6 +274,10 @@ class Peer:
             self._spawn(loop.run())
         self._start_reconciler()
         self._spawn(self._announce_role())
+        from peer.events.recorder import StateEventRecorder
+
+        # State changes that are not API calls (VM state, placements, tasks) become events.
+        self._spawn(StateEventRecorder(self.store, self.ctx.node_id).run(self._stop))
 
     async def _announce_role(self) -> None:
         """Announce ``leader`` on mDNS while this peer leads, so joiners go
