@@ -127,6 +127,7 @@ class Run:
         self.observer: Observer | None = None
         self.clients: dict[str, PeerClient] = {}
         self.fault_log: list[dict[str, Any]] = []
+        self.fault_errors: list[str] = []
         self.ha_vms: dict[str, str] = {}
         self.reg_keys = [f"reg-{k}" for k in range(cfg.registers)]
 
@@ -233,6 +234,10 @@ class Run:
             try:
                 with fault:
                     fault.hold(step.duration, self.stop_nemesis)
+            except Exception as e:  # a harness problem: recorded, the run goes on
+                log.exception("fault %s failed", fault.kind)
+                rec["error"] = f"{e.__class__.__name__}: {e}"
+                self.fault_errors.append(f"{fault.kind}: {rec['error']}")
             finally:
                 rec.update(fault.describe())
                 rec["end"] = self.history.now()
@@ -315,6 +320,8 @@ class Run:
             if self.observer is not None:
                 self.observer.close()
             self.teardown()
+        if self.fault_errors and error is None:
+            error = "faults failed: " + "; ".join(self.fault_errors)
         status = worst([v.status for v in verdicts]) if verdicts else FAIL
         if error:
             status = FAIL

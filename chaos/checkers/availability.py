@@ -18,8 +18,11 @@ from chaos.history import Op
 def phase_stats(
     ops: Sequence[Op], start: float, end: float, hosts: set[str] | None
 ) -> dict[str, Any]:
-    sel = [o for o in ops if start <= o.start < end and o.type != "invoke"
-           and (hosts is None or o.host in hosts)]  # fmt: skip
+    sel = [
+        o
+        for o in ops
+        if start <= o.start < end and o.type != "invoke" and (hosts is None or o.host in hosts)
+    ]
     n = len(sel)
     fail = sum(1 for o in sel if o.type == "fail")
     unknown = sum(1 for o in sel if o.type == "unknown")
@@ -34,8 +37,11 @@ def phase_stats(
 
 def longest_gap(ops: Sequence[Op], start: float, end: float, hosts: set[str]) -> float:
     """Longest stretch in [start, end] without an ok answer through ``hosts``."""
-    oks = sorted(o.end for o in ops if o.type == "ok" and o.end is not None and o.host in hosts
-                 and start <= o.end <= end)  # fmt: skip
+    oks = sorted(
+        o.end
+        for o in ops
+        if o.type == "ok" and o.end is not None and o.host in hosts and start <= o.end <= end
+    )
     points = [start, *oks, end]
     return round(max(b - a for a, b in itertools.pairwise(points)), 3)
 
@@ -65,9 +71,16 @@ def check_availability(
         rows.append(row)
     evidence = {"phases": rows, "max_unavailable_s": worst_gap, "bound_s": bound_s}
     if late:
-        return Verdict("availability", FAIL,
-                       f"majority side silent for {max(x['gap_s'] for x in late):.1f} s "
-                       f"(bound {bound_s:g} s) in {len(late)} phases", evidence)  # fmt: skip
-    return Verdict("availability", PASS,
-                   f"majority side answered throughout (longest gap {worst_gap:.1f} s, "
-                   f"bound {bound_s:g} s)", evidence)  # fmt: skip
+        return Verdict(
+            "availability",
+            FAIL,
+            f"majority side silent for {max(x['gap_s'] for x in late):.1f} s "
+            f"(bound {bound_s:g} s) in {len(late)} phases",
+            evidence,
+        )
+    return Verdict(
+        "availability",
+        PASS,
+        f"majority side answered throughout (longest gap {worst_gap:.1f} s, bound {bound_s:g} s)",
+        evidence,
+    )

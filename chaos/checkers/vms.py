@@ -99,8 +99,15 @@ def check_ha(
             bound = outage_bound_s if any(o.overlaps(a, b) for o in outages) else bound_s
             recoveries.append(round(b - a, 3))
             if b - a > bound:
-                late.append({"vm": vm, "down_at": a, "up_at": b, "down_s": round(b - a, 2),
-                             "bound_s": bound})  # fmt: skip
+                late.append(
+                    {
+                        "vm": vm,
+                        "down_at": a,
+                        "up_at": b,
+                        "down_s": round(b - a, 2),
+                        "bound_s": bound,
+                    }
+                )
     evidence: dict[str, Any] = {
         "recoveries_s": sorted(recoveries),
         "late": late,
@@ -109,8 +116,10 @@ def check_ha(
         "p99_s": percentile(recoveries, 0.99),
     }
     if late or never:
-        what = [f"{len(late)} recoveries past the bound" if late else "",
-                f"{len(never)} HA VMs never ran" if never else ""]  # fmt: skip
+        what = [
+            f"{len(late)} recoveries past the bound" if late else "",
+            f"{len(never)} HA VMs never ran" if never else "",
+        ]
         return Verdict("ha", FAIL, "; ".join(w for w in what if w), evidence)
     return Verdict(
         "ha",

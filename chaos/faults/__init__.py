@@ -12,8 +12,18 @@ from chaos.faults.process import CrashPeer, KillHost, PauseHost, PowerCycle
 from chaos.faults.sweep import sweep
 from chaos.lab import Lab
 
-KINDS = ("kill9", "pause", "peer_crash", "partition", "partition_oneway", "flap", "netem",
-         "clock", "disk_full", "power_cycle")  # fmt: skip
+KINDS = (
+    "kill9",
+    "pause",
+    "peer_crash",
+    "partition",
+    "partition_oneway",
+    "flap",
+    "netem",
+    "clock",
+    "disk_full",
+    "power_cycle",
+)
 
 
 def build(lab: Lab, spec: dict[str, Any], watchdog_s: float) -> Fault:
@@ -40,5 +50,19 @@ def build(lab: Lab, spec: dict[str, Any], watchdog_s: float) -> Fault:
     raise ValueError(f"unknown fault kind {kind!r}")
 
 
-__all__ = ["KINDS", "TABLE", "ClockJump", "CrashPeer", "DiskFull", "Fault", "Flap", "KillHost",
-           "Netem", "Partition", "PauseHost", "PowerCycle", "build", "sweep"]  # fmt: skip
+__all__ = [
+    "KINDS",
+    "TABLE",
+    "ClockJump",
+    "CrashPeer",
+    "DiskFull",
+    "Fault",
+    "Flap",
+    "KillHost",
+    "Netem",
+    "Partition",
+    "PauseHost",
+    "PowerCycle",
+    "build",
+    "sweep",
+]

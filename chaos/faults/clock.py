@@ -13,8 +13,17 @@ from chaos.faults.base import Fault
 from chaos.lab import Lab
 
 OFFSET_FILE = "clock_offset"
-PEER_CMD = ("{python}", "-m", "chaos.clockshim", "{dir}/" + OFFSET_FILE, "--",
-            "{quantix}", "peer", "--config", "{config}")  # fmt: skip
+PEER_CMD = (
+    "{python}",
+    "-m",
+    "chaos.clockshim",
+    "{dir}/" + OFFSET_FILE,
+    "--",
+    "{quantix}",
+    "peer",
+    "--config",
+    "{config}",
+)
 
 
 def offset_path(lab: Lab, host: str) -> Path:

@@ -19,8 +19,19 @@ CHUNK = 1 << 20
 
 def mount_data_tmpfs(data_dir: Path, size_mib: int) -> None:
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0700",
-                    "quantix-chaos", str(data_dir)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size={size_mib}m,mode=0700",
+            "quantix-chaos",
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def is_mount(path: Path) -> bool:

@@ -128,8 +128,25 @@ class Flap(Fault):
         self._set(False)
 
 
+def loss_ruleset(loss_pct: float) -> str:
+    """Random loss both ways with nftables (``numgen``), for kernels without netem. Pure."""
+    pct = max(1, min(99, round(loss_pct)))
+    chains = []
+    for chain, hook in (("input", "input"), ("output", "output")):
+        chains.append(
+            f"  chain {chain} {{\n    type filter hook {hook} priority -10; policy accept;\n"
+            f'    numgen random mod 100 < {pct} drop comment "{TAG}"\n  }}'
+        )
+    return f"table inet {TABLE} {{\n" + "\n".join(chains) + "\n}\n"
+
+
 class Netem(Fault):
-    """Delay, loss and reordering on the hosts' link (``tc qdisc ... netem``)."""
+    """Delay, loss and reordering on the hosts' link (``tc qdisc ... netem``).
+
+    Kernels without ``sch_netem`` (this lab machine's: tc answers "Specified qdisc
+    kind is unknown") get the nearest thing they can do: a token-bucket rate limit
+    (queueing delay under load) and random loss both ways with nftables; no
+    fixed delay and no reordering. ``notes`` says which one ran."""
 
     kind = "netem"
 
@@ -146,25 +163,59 @@ class Netem(Fault):
         self.lab = lab
         self.delay_ms, self.jitter_ms = delay_ms, jitter_ms
         self.loss_pct, self.reorder_pct = loss_pct, reorder_pct
+        self.mode = "netem"
 
     def params(self) -> dict[str, Any]:
-        return {"delay_ms": self.delay_ms, "jitter_ms": self.jitter_ms,
-                "loss_pct": self.loss_pct, "reorder_pct": self.reorder_pct}  # fmt: skip
+        return {
+            "delay_ms": self.delay_ms,
+            "jitter_ms": self.jitter_ms,
+            "loss_pct": self.loss_pct,
+            "reorder_pct": self.reorder_pct,
+            "mode": self.mode,
+        }
 
     def up_hosts(self, everyone: list[str]) -> list[str]:
         return list(everyone)  # slow and lossy, not cut off
 
     def netem_args(self) -> list[str]:
-        return ["delay", f"{self.delay_ms}ms", f"{self.jitter_ms}ms",
-                "loss", f"{self.loss_pct}%", "reorder", f"{self.reorder_pct}%", "50%"]  # fmt: skip
+        return [
+            "delay",
+            f"{self.delay_ms}ms",
+            f"{self.jitter_ms}ms",
+            "loss",
+            f"{self.loss_pct}%",
+            "reorder",
+            f"{self.reorder_pct}%",
+            "50%",
+        ]
+
+    def fallback_args(self) -> list[str]:
+        # About 1 Mbit/s, with a queue as deep as the wanted delay (x4).
+        return ["tbf", "rate", "1mbit", "burst", "16kb", "latency", f"{4 * self.delay_ms}ms"]
 
     def inject(self) -> None:
         for h in self.hosts:
             ns = self.lab.host(h).netns
-            _run(["tc", "-n", ns, "qdisc", "replace", "dev", IFACE, "root", "netem",
-                  *self.netem_args()])  # fmt: skip
+            tc = ["tc", "-n", ns, "qdisc", "replace", "dev", IFACE, "root"]
+            res = subprocess.run(
+                [*tc, "netem", *self.netem_args()], capture_output=True, text=True, check=False
+            )
+            if res.returncode == 0:
+                continue
+            if "unknown" not in res.stderr.lower():
+                raise RuntimeError(f"tc netem on {h}: {res.stderr.strip()}")
+            self.mode = "tbf+nft-loss"
+            _run([*tc, *self.fallback_args()])
+            remove_table(ns)
+            _run(["ip", "netns", "exec", ns, "nft", "-f", "-"], stdin=loss_ruleset(self.loss_pct))
+        if self.mode != "netem":
+            self.notes.append(
+                "no sch_netem in this kernel: rate limit + random loss, no delay/reorder"
+            )
 
     def heal(self) -> None:
         for h in self.hosts:
             ns = self.lab.host(h).netns
             _run(["tc", "-n", ns, "qdisc", "del", "dev", IFACE, "root"], check=False)
+            if self.mode != "netem":
+                remove_table(ns)

@@ -21,10 +21,14 @@ def sweep(lab: Lab, unmount_data: bool = False) -> None:
         return
     for h in lab.hosts():
         remove_table(h.netns)
-        subprocess.run(["tc", "-n", h.netns, "qdisc", "del", "dev", IFACE, "root"],
-                       capture_output=True, check=False)  # fmt: skip
-        subprocess.run(["ip", "-n", h.netns, "link", "set", IFACE, "up"],
-                       capture_output=True, check=False)  # fmt: skip
+        subprocess.run(
+            ["tc", "-n", h.netns, "qdisc", "del", "dev", IFACE, "root"],
+            capture_output=True,
+            check=False,
+        )
+        subprocess.run(
+            ["ip", "-n", h.netns, "link", "set", IFACE, "up"], capture_output=True, check=False
+        )
         signal_netns(h.netns, signal.SIGCONT)
         if h.dir.exists():
             set_offset(lab, h.name, 0)
