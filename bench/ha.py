@@ -1,4 +1,4 @@
-"""``python -m bench ha [--json] [--raft] [--lab]``: the leader's figures.
+"""``python -m bench ha [--json] [--raft] [--lab [--plug]]``: the leader's figures.
 
 ``place_10k_on_64_s`` is pure scheduler CPU time (records parsed into a snapshot, then
 every VM placed) for 10,000 VMs on 64 hosts with labels, local and shared pools,
@@ -196,7 +196,7 @@ def measure() -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     figures = measure()
     if "--lab" in argv:
-        figures.update(lab_figures())
+        figures.update(lab_figures(plug="--plug" in argv))
     if "--raft" in argv:
         # Opt-in: a few in-process RaftStore failovers (about 5 s each), no guests.
         figures.update(raft_failover(int(os.environ.get("BENCH_HA_TRIALS", "5"))))
@@ -312,6 +312,9 @@ class QemuWatch:
         self.interval = interval
         self.doubles: dict[str, int] = {}
         self.samples = 0
+        # (monotonic time, vm, hosts) of each double sample, and labelled phases.
+        self.events: list[tuple[float, str, list[str]]] = []
+        self.marks: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -347,6 +350,19 @@ class QemuWatch:
                 # Re-read before counting: a VM that moved during one read is not a double.
                 if len(hosts) > 1 and len(self.sample().get(vm, [])) > 1:
                     self.doubles[vm] = self.doubles.get(vm, 0) + 1
+                    self.events.append((time.monotonic(), vm, hosts))
+
+    def mark(self, what: str) -> None:
+        self.marks.append((time.monotonic(), what))
+
+    def timeline(self) -> list[str]:
+        """The double samples, each after the last phase mark before it."""
+        out = []
+        for t, vm, hosts in self.events:
+            before = [m for m in self.marks if m[0] <= t]
+            label, t0 = (before[-1][1], before[-1][0]) if before else ("start", t)
+            out.append(f"{label}+{t - t0:.1f}s {vm} on {','.join(hosts)}")
+        return out
 
 
 def _items(reply: Any) -> list[dict[str, Any]]:
@@ -362,14 +378,30 @@ def _wait(pred: Any, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def lab_figures(n_vms: int = 4) -> dict[str, Any]:
+# Runs the peer with LeaseRenewer(plug=True) whatever the daemon passes (--plug):
+# to measure the fence with and without pulling the plug.
+PLUG_SHIM = (
+    "import sys\n"
+    "import peer.ha.lease as lease\n"
+    "init = lease.LeaseRenewer.__init__\n"
+    "def plugged(self, *a, **kw):\n"
+    "    kw['plug'] = True\n"
+    "    init(self, *a, **kw)\n"
+    "lease.LeaseRenewer.__init__ = plugged\n"
+    "from peer.cli.main import main\n"
+    "sys.exit(main(['peer', '--config', sys.argv[1]]))\n"
+)
+
+
+def lab_figures(n_vms: int = 4, plug: bool = False) -> dict[str, Any]:
     """Partition the host running ``n_vms`` HA guests (its link down): seconds until
     each runs elsewhere, double runs seen meanwhile; then a maintenance drain."""
     from chaos.client import PeerClient
     from chaos.lab import Lab
 
     root = Path(tempfile.mkdtemp(prefix="qx-ha-bench-"))
-    lab = Lab("ha" + secrets.token_hex(3), root)
+    cmd = ["{python}", "-c", PLUG_SHIM, "{config}"] if plug else None
+    lab = Lab("ha" + secrets.token_hex(3), root, peer_cmd=cmd)
     try:
         hosts = lab.up(3)
         api = {h.name: PeerClient(h.name, str(h.dir / "peer.sock"), timeout=10) for h in hosts}
@@ -397,44 +429,52 @@ def lab_figures(n_vms: int = 4) -> dict[str, Any]:
             ids.append(r.body["id"])
         _wait(lambda: all(running_on("h1", v) for v in ids), 240, "the guests running")
         host_of = {nid: n.get("hostname") for nid, n in nodes("h1").items()}
-        # Partition the host running the most guests.
-        where = [running_on("h1", v) for v in ids]
-        victim_id = str(max(set(where), key=lambda n: (where.count(n), str(n))))
-        victim = str(host_of[victim_id])
-        moved = [v for v in ids if running_on("h1", v) == victim_id]
-        survivor = next(h.name for h in hosts if h.name != victim)
         netns = {h.name: h.netns for h in hosts}
+
+        def busiest() -> tuple[str, list[str]]:
+            where = {v: running_on("h1", v) for v in ids}
+            counts = [n for n in where.values() if n]
+            top = str(max(set(counts), key=lambda n: (counts.count(n), n)))
+            return top, [v for v, n in where.items() if n == top]
+
         took: list[float] = []
+        migration: float | None = None
+        drain_error = None
         with QemuWatch(netns) as watch:
-            t0 = time.monotonic()
-            lab.exec(victim, ["ip", "link", "set", "eth0", "down"])
-            pending = set(moved)
-            end = t0 + 180
-            while pending and time.monotonic() < end:
-                for v in sorted(pending):
-                    node = running_on(survivor, v)
-                    if node is not None and node != victim_id:
-                        took.append(time.monotonic() - t0)
-                        pending.discard(v)
-                time.sleep(0.1)
-            lab.exec(victim, ["ip", "link", "set", "eth0", "up"])
-            time.sleep(10)  # the partitioned host returns: its stale copies must stay down
-            # A maintenance drain of a host that runs guests now.
-            busy = next(n for n in (running_on(survivor, v) for v in ids) if n)
-            drain = [v for v in ids if running_on(survivor, v) == busy]
+            # 1. A maintenance drain of the host running the most guests (fresh hosts).
+            busy, drain = busiest()
             t1 = time.monotonic()
-            api[survivor].request("PATCH", f"/nodes/{busy}", {"maintenance": True})
-            migration: float | None = None
-            drain_error = None
+            watch.mark(f"drain {host_of.get(busy)}")
+            api["h1"].request("PATCH", f"/nodes/{busy}", {"maintenance": True})
             try:
                 _wait(
-                    lambda: all(running_on(survivor, v) not in (None, busy) for v in drain),
+                    lambda: all(running_on("h1", v) not in (None, busy) for v in drain),
                     120,
                     "the drained guests running elsewhere",
                 )
                 migration = (time.monotonic() - t1) / max(1, len(drain))
             except TimeoutError as e:
                 drain_error = str(e)
+            api["h1"].request("PATCH", f"/nodes/{busy}", {"maintenance": False})
+            # 2. Partition the host now running the most guests.
+            victim_id, moved = busiest()
+            victim = str(host_of[victim_id])
+            survivor = next(h.name for h in hosts if h.name != victim)
+            t0 = time.monotonic()
+            watch.mark(f"partition {victim}")
+            lab.exec(victim, ["ip", "link", "set", "eth0", "down"])
+            pending = set(moved)
+            while pending and time.monotonic() < t0 + 180:
+                for v in sorted(pending):
+                    node = running_on(survivor, v)
+                    if node is not None and node != victim_id:
+                        took.append(time.monotonic() - t0)
+                        pending.discard(v)
+                time.sleep(0.1)
+            watch.mark("all restarted")
+            lab.exec(victim, ["ip", "link", "set", "eth0", "up"])
+            watch.mark(f"{victim} back")
+            time.sleep(10)  # the partitioned host returns: its stale copies must stay down
         took.sort()
         return {
             "failover_p50_s": round(statistics.median(took), 2) if took else None,
@@ -445,12 +485,14 @@ def lab_figures(n_vms: int = 4) -> dict[str, Any]:
             "failover_restarted": len(took),
             "double_runs": sum(watch.doubles.values()),
             "double_run_vms": sorted(watch.doubles),
+            "double_run_samples": watch.timeline()[:20],
             "qemu_samples": watch.samples,
             "migration_s": round(migration, 2) if migration is not None else None,
             "migration_error": drain_error,
             "migration_note": "a maintenance drain, per VM; the reconciler does not live-migrate "
             "yet, so this is a stop on the source and a start on the target",
             "note": "lab: 3 peers, diskless 64 MiB guests under TCG, partition = link down",
+            "fence_plug": plug,
         }
     finally:
         lab.down()
