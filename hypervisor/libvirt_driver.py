@@ -120,20 +120,13 @@ class LibvirtDriver(Driver):
         self.firmware = firmware or Firmware()
         self.conn = Connection(uri)
         self._storaged: PrivateLibvirtd | None = None
-        try:
-            if storage_uri:
-                self.sconn = Connection(storage_uri)
-            elif self.conn.supports_pools():
-                self.sconn = self.conn
-            elif self.root is not None:
-                self._storaged = PrivateLibvirtd(self.root / "storaged")
-                self.sconn = Connection(self._storaged.start())
-            else:
-                raise E.ConnectionFailed(f"{uri} has no storage driver: give a storage_uri")
-        except BaseException:
-            self.conn.close()
-            raise
-        self.storage = PoolStorage(self.sconn)
+        self._storage_uri = storage_uri
+        self._sconn: Connection | None = None
+        self._storage: PoolStorage | None = None
+        self._storage_lock = threading.Lock()
+        # Pools named at construction are made on first use of storage: a peer
+        # that runs no VM never starts the storage libvirtd (embedded mode).
+        self._pending_pools = dict(pools or {})
         if run_dir is not None:
             self.run_dir = Path(run_dir)
         elif self.root is not None:
@@ -146,9 +139,30 @@ class LibvirtDriver(Driver):
         self._subs_lock = threading.Lock()
         self._cond = threading.Condition()
         self.conn.on_lifecycle(self._on_lifecycle)
-        self.pools: dict[str, str] = {}
-        for name, path in (pools or {}).items():
-            self.ensure_pool(name, path)
+        self.pools: dict[str, str] = dict(pools or {})
+
+    @property
+    def storage(self) -> PoolStorage:
+        """The pool API, connected on first use (a private libvirtd when embedded)."""
+        with self._storage_lock:
+            if self._storage is None:
+                if self._storage_uri:
+                    self._sconn = Connection(self._storage_uri)
+                elif self.conn.supports_pools():
+                    self._sconn = self.conn
+                elif self.root is not None:
+                    self._storaged = PrivateLibvirtd(self.root / "storaged")
+                    self._sconn = Connection(self._storaged.start())
+                else:
+                    raise E.ConnectionFailed(
+                        f"{self.uri} has no storage driver: give a storage_uri"
+                    )
+                storage = PoolStorage(self._sconn)
+                for name, path in self._pending_pools.items():
+                    storage.ensure_pool(name, path)
+                self._pending_pools.clear()
+                self._storage = storage
+            return self._storage
 
     # -- host -----------------------------------------------------------------
     def _detect_accel(self, forced: str | None) -> Accel:
@@ -167,7 +181,7 @@ class LibvirtDriver(Driver):
                 pools.append(self.storage.pool_info(name))
         return {
             "uri": self.uri,
-            "storage_uri": self.sconn.uri,
+            "storage_uri": self.storage.conn.uri,
             "driver": self.conn.driver_type(),
             "hostname": self.conn.hostname(),
             "libvirt_version": _version(self.conn.lib_version()),
@@ -206,8 +220,8 @@ class LibvirtDriver(Driver):
     def close(self, stop_storage: bool = True) -> None:
         """Close the connections; the private storage libvirtd is stopped unless told not to."""
         self.conn.close()
-        if self.sconn is not self.conn:
-            self.sconn.close()
+        if self._sconn is not None and self._sconn is not self.conn:
+            self._sconn.close()
         if self._storaged is not None and stop_storage:
             self._storaged.stop()
 

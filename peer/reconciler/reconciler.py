@@ -213,15 +213,25 @@ class Reconciler:
         self.passes += 1
         rec = self.store.get("vms", vm_id)
         vm = rec.value if rec is not None else None
+        st = self.store.get("vm_status", vm_id)
         dom = await self._domain(vm_id)
         d = decide(
             vm,
+            st.value if st is not None else None,
             self.node_id,
             dom.epoch if dom else None,
-            dom.state if dom else None,
+            dom is not None,
+            self._fenced(),
         )
+        if d.hand_over:
+            await self._hand_over(vm_id, d)
+            return
         if d.remove:
-            await self._remove(vm_id, vm, d)
+            if await self._remove(vm_id, d) and vm is None:
+                await self._forget(vm_id)
+            return
+        if d.report_source is not None:
+            await self._report_source(vm_id, d.report_source)
             return
         if not d.manage:
             if vm is None:
@@ -233,6 +243,11 @@ class Reconciler:
             if d.desired == "running":
                 vm = await self._guest_powered_off(vm_id, vm, rec.version)
                 d = replace(d, desired=str(vm.get("desired")))
+        if not d.may_start and (dom is None or dom.state in ("stopped", "crashed")):
+            # A migration's target waiting for the source's hand-over, or a fenced
+            # host: no copy is defined or started here, and nothing is reported.
+            log.info("VM %s: not starting here yet: %s", vm_id, d.why)
+            return
         error: tuple[str, str] | None = None
         failed = self._failed_at.get(vm_id)
         if (
@@ -290,7 +305,41 @@ class Reconciler:
         except DomainNotFound:
             return None
 
-    async def _remove(self, vm_id: str, vm: dict[str, Any] | None, d: Decision) -> None:
+    def _fenced(self) -> bool:
+        lease = self.store.get("leases", self.node_id)
+        return bool(lease is not None and lease.value.get("fenced"))
+
+    async def _hand_over(self, vm_id: str, d: Decision) -> None:
+        """The source of a live migration. This driver cannot migrate live yet, so
+        the move goes cold: shut the guest down (ACPI, then force), then the
+        domain is removed and the stopped copy reported; the target starts it."""
+        log.warning("VM %s: %s: live migration unsupported here, moving it cold", vm_id, d.why)
+        self._our_shutdowns[vm_id] = time.monotonic()
+        with contextlib.suppress(DomainNotFound):
+            try:
+                await self._run(self.driver.shutdown, vm_id, self.shutdown_timeout)
+            except HypervisorError as e:
+                log.warning("VM %s: shutdown for the hand-over failed: %s", vm_id, e.message)
+                await self._run(self.driver.stop, vm_id)
+        await self._remove(vm_id, replace(d, remove=True, purge_disks=False))
+
+    async def _report_source(self, vm_id: str, epoch: int) -> None:
+        """As a migration's source: our copy (of ``epoch``) is stopped and gone."""
+        status = {
+            "node": self.node_id,
+            "epoch": epoch,
+            "state": "stopped",
+            "reason": "handed_over",
+            "power_state": None,
+            "error": None,
+            "error_step": None,
+            "console": None,
+            "agent": {"socket": None, "connected": False, "ips": []},
+        }
+        if await self._commit([put("vm_status", vm_id, {**status, "updated_at": time.time()})]):
+            self._last_status.pop(vm_id, None)
+
+    async def _remove(self, vm_id: str, d: Decision) -> bool:
         keep: set[tuple[str, str]] = set()
         if d.purge_disks:
             keep = kept_volumes(self._tables(("volumes",)))
@@ -302,14 +351,16 @@ class Reconciler:
         except HypervisorError as e:
             log.warning("VM %s: removing the domain failed: %s", vm_id, e.message)
             self._errors[vm_id] = ("remove", e.message)
-            return
+            self._schedule_retry(vm_id, self.retry_after)
+            return False
         self._errors.pop(vm_id, None)
         ev = event_value(
             "vm.domain_removed", "vms", vm_id, f"domain removed: {d.why}", node=self.node_id
         )
         await self._commit(event_ops(self.store, ev))
-        if vm is None:
-            await self._forget(vm_id)
+        if d.report_source is not None:
+            await self._report_source(vm_id, d.report_source)
+        return True
 
     async def _forget(self, vm_id: str) -> None:
         """Drop our vm_status record of a deleted VM."""
@@ -326,7 +377,7 @@ class Reconciler:
     async def _manage(
         self, vm_id: str, vm: dict[str, Any], d: Decision, dom: DomainInfo | None
     ) -> DomainInfo | None:
-        if d.stale and dom is not None:
+        if d.restart and dom is not None and dom.state != "stopped":
             log.warning("VM %s: %s: forcing it off", vm_id, d.why)
             await _step("stop_stale", self._run(self.driver.stop, vm_id))
             dom = await self._domain(vm_id)
@@ -344,10 +395,12 @@ class Reconciler:
                 dom = await self._domain(vm_id)
             await self._volumes_ready(vm, spec)
         elif dom.epoch != d.epoch:
+            # A stale copy was forced off above; an adopted one (a reverted
+            # migration) keeps running: either way it now holds this epoch.
             await _step("epoch", self._run(self.driver.set_epoch, vm_id, d.epoch))
         assert dom is not None
         dom = await self._apply_spec(vm_id, spec, dom)
-        dom = await self._converge(vm_id, vm, d.desired, dom)
+        dom = await self._converge(vm_id, vm, d, dom)
         await self._finish_task(vm, dom)
         return dom
 
@@ -367,10 +420,13 @@ class Reconciler:
         return dom
 
     async def _converge(
-        self, vm_id: str, vm: dict[str, Any], desired: str, dom: DomainInfo
+        self, vm_id: str, vm: dict[str, Any], d: Decision, dom: DomainInfo
     ) -> DomainInfo:
         state = dom.state
         drv = self.driver
+        desired = d.desired
+        if not d.may_start and state in ("stopped", "crashed"):
+            desired = "stopped"  # a copy that may not run here stays off
         if desired == "running":
             if state in ("stopped", "crashed"):
                 await _step("start", self._run(drv.start, vm_id))
@@ -485,11 +541,10 @@ class Reconciler:
             "console": console,
             "agent": agent,
         }
-        prev = self._last_status.get(vm_id)
-        if prev is None:
-            cur = self.store.get("vm_status", vm_id)
-            if cur is not None:
-                prev = {k: cur.value.get(k) for k in status}
+        # Compared with the store, not a cache: a migration's source may have
+        # written this record since, and then ours must be written again.
+        cur = self.store.get("vm_status", vm_id)
+        prev = {k: cur.value.get(k) for k in status} if cur is not None else None
         if prev == status:
             return
         ops = [put("vm_status", vm_id, {**status, "updated_at": time.time()})]

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from peer.ha.rules import CopyVerdict, local_copy_verdict, may_start
+
 Tables = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
@@ -99,14 +101,25 @@ def kept_volumes(tables: Tables) -> set[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Decision:
-    """``remove``: take the local domain away (``purge_disks``: its volumes too,
-    except kept ones); ``stale``: force off a domain started under an older
-    placement epoch before anything else; ``manage``: converge to ``desired``."""
+    """What one pass does with one VM id on this peer.
+
+    ``remove``: destroy and undefine the local domain (``purge_disks``: its
+    volumes too, except kept ones); ``hand_over``: the local domain is the
+    source of a live migration; ``report_source``: afterwards report
+    ``{node: me, epoch: report_source, state: stopped}`` (the hand-over signal
+    a migration's target waits for); ``restart``: force off a copy of another
+    epoch before anything else; ``adopt``: record the new epoch and keep it;
+    ``manage``: converge to ``desired``, starting a copy only if ``may_start``.
+    """
 
     remove: bool = False
     purge_disks: bool = False
-    stale: bool = False
+    hand_over: bool = False
+    report_source: int | None = None
+    restart: bool = False
+    adopt: bool = False
     manage: bool = False
+    may_start: bool = False
     desired: str = "stopped"
     epoch: int = 0
     why: str = ""
@@ -114,34 +127,64 @@ class Decision:
 
 def decide(
     vm: Mapping[str, Any] | None,
+    status: Mapping[str, Any] | None,
     node_id: str,
     local_epoch: int | None,
-    local_state: str | None,
+    has_domain: bool,
+    fenced: bool = False,
 ) -> Decision:
-    """The HA safety rule and desired state, for one VM id on this peer.
+    """The epoch rule and the migration hand-over (``peer.ha.rules``, written
+    down once for the reconciler and the HA manager) applied to this peer.
 
-    ``local_epoch``/``local_state`` describe the domain here (None: no domain).
-    """
-    have = local_state is not None
-    if vm is None:
-        if have:
-            return Decision(remove=True, purge_disks=True, why="the VM was deleted")
-        return Decision(why="deleted and absent")
-    placement = vm.get("placement")
-    epoch = int(vm.get("placement_epoch") or 0)
-    if placement != node_id:
-        if have:
-            where = f"on {placement}" if placement else "nowhere"
-            return Decision(remove=True, why=f"the VM is placed {where}, not here")
+    ``local_epoch``/``has_domain`` describe the domain here; ``status`` is the
+    ``vm_status`` record value (None if none)."""
+    mig = vm.get("migration") if vm is not None else None
+    mig = mig if isinstance(mig, Mapping) else None
+    src_epoch = None
+    if mig is not None and mig.get("source") == node_id and mig.get("source_epoch") is not None:
+        src_epoch = int(mig["source_epoch"])
+    if has_domain:
+        verdict = local_copy_verdict(vm, node_id, local_epoch)
+        if verdict is CopyVerdict.DESTROY:
+            where = "deleted" if vm is None else f"placed on {vm.get('placement') or 'no host'}"
+            return Decision(
+                remove=True,
+                purge_disks=vm is None,
+                report_source=src_epoch,
+                why=f"the VM is {where}",
+            )
+        if verdict is CopyVerdict.HAND_OVER:
+            return Decision(
+                hand_over=True,
+                report_source=src_epoch,
+                why=f"live migration to {mig.get('target') if mig else '?'}",
+            )
+    elif vm is None or vm.get("placement") != node_id:
+        st = status or {}
+        reported = (
+            st.get("node") == node_id
+            and st.get("epoch") == src_epoch
+            and st.get("state") == "stopped"
+        )
+        if src_epoch is not None and not reported:
+            return Decision(report_source=src_epoch, why="migration source without a copy")
         return Decision(why="not ours")
+    assert vm is not None
+    epoch = int(vm.get("placement_epoch") or 0)
     desired = str(vm.get("desired") or "running")
     if desired not in ("running", "stopped", "paused"):
         desired = "stopped"
-    stale = (
-        have
-        and local_epoch is not None
-        and local_epoch < epoch
-        and local_state not in ("stopped", None)
+    here = local_copy_verdict(vm, node_id, local_epoch) if has_domain else None
+    ok, why = may_start({**vm, "desired": desired}, status, node_id, fenced)
+    if desired == "stopped":
+        ok, why = True, ""  # nothing to start: defining a stopped copy is harmless
+    restart = here is CopyVerdict.RESTART
+    return Decision(
+        manage=True,
+        restart=restart,
+        adopt=here is CopyVerdict.ADOPT,
+        may_start=ok,
+        desired=desired,
+        epoch=epoch,
+        why=why or (f"a copy of epoch {local_epoch} is here, not {epoch}" if restart else ""),
     )
-    why = f"stale domain of epoch {local_epoch} < {epoch}" if stale else ""
-    return Decision(manage=True, stale=stale, desired=desired, epoch=epoch, why=why)

@@ -62,12 +62,12 @@ async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | N
 
 async def fence_ha_vms(ctx: PeerContext, rec: Reconciler, driver: LibvirtDriver) -> None:
     """Self-fencing: stop reconciling (nothing gets restarted) and pull the plug
-    on every local domain of an HA VM, so the leader may restart it elsewhere."""
+    on every guest of this host (docs/ha.md: a fenced host's replica may be
+    stale, so not only the HA-enabled ones), so the leader may start them elsewhere."""
     await rec.stop()
     for info in await asyncio.to_thread(driver.list_domains):
-        vm = ctx.store.get("vms", info.vm_id)
-        ha = (vm.value.get("ha") or {}) if vm is not None else {}
-        if vm is None or ha.get("enabled"):
-            with contextlib.suppress(HypervisorError):
-                await asyncio.to_thread(driver.stop, info.vm_id)
-                log.warning("fenced: VM %s forced off", info.vm_id)
+        if info.state in ("stopped", "crashed"):
+            continue
+        with contextlib.suppress(HypervisorError):
+            await asyncio.to_thread(driver.stop, info.vm_id)
+            log.warning("fenced: VM %s forced off", info.vm_id)

@@ -61,7 +61,7 @@ def guest_spec(**extra: object) -> dict[str, object]:
     return {"vcpus": 1, "memory_mib": g.memory_mib, **g.spec_fields(), **extra}
 
 
-def wait_serial(drv: LibvirtDriver, vm_id: str, text: str, timeout: float = 60.0) -> str:
+def wait_serial(drv: LibvirtDriver, vm_id: str, text: str, timeout: float = 120.0) -> str:
     """Wait until ``text`` appears in the VM's serial log; return the log."""
     deadline = time.monotonic() + timeout
     data = ""

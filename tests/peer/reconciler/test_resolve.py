@@ -39,21 +39,97 @@ def test_kept_volumes():
     assert kept_volumes(TABLES) == {("shared", "web-d0")}
 
 
+LIVE = {"kind": "live", "source": "n1", "target": "n2", "source_epoch": 4}
+COLD = {**LIVE, "kind": "cold"}
+INBOUND = {"kind": "cold", "source": "n2", "target": "n1", "source_epoch": 4}
+
+
 @pytest.mark.parametrize(
-    ("vm", "epoch", "state", "expect"),
+    ("vm", "status", "epoch", "have", "expect"),
     [
-        (None, 1, "running", {"remove": True, "purge_disks": True}),
-        (None, None, None, {"remove": False, "manage": False}),
-        ({"placement": "n2", "placement_epoch": 2}, 1, "running", {"remove": True}),
-        ({"placement": None}, 1, "running", {"remove": True, "purge_disks": False}),
-        ({"placement": "n2"}, None, None, {"remove": False, "manage": False}),
-        ({"placement": "n1", "placement_epoch": 3}, 2, "running", {"manage": True, "stale": True}),
-        ({"placement": "n1", "placement_epoch": 3}, 2, "stopped", {"stale": False}),
-        ({"placement": "n1", "placement_epoch": 3}, 3, "running", {"stale": False}),
-        ({"placement": "n1", "desired": "paused"}, None, None, {"desired": "paused"}),
+        # deleted: the domain goes, volumes too (except kept ones)
+        (None, None, 1, True, {"remove": True, "purge_disks": True}),
+        (None, None, None, False, {"remove": False, "manage": False}),
+        # placed elsewhere (an HA restart): destroyed, disks kept, nothing reported
+        ({"placement": "n2", "placement_epoch": 2}, None, 1, True, {"remove": True}),
+        ({"placement": None}, None, 1, True, {"remove": True, "purge_disks": False}),
+        ({"placement": "n2"}, None, None, False, {"remove": False, "manage": False}),
+        # a copy of another epoch is restarted; one of adopt_epoch is kept
+        ({"placement": "n1", "placement_epoch": 3}, None, 2, True, {"restart": True}),
+        (
+            {"placement": "n1", "placement_epoch": 3, "adopt_epoch": 2},
+            None,
+            2,
+            True,
+            {"restart": False, "adopt": True},
+        ),
+        ({"placement": "n1", "placement_epoch": 3}, None, 3, True, {"restart": False}),
+        (
+            {"placement": "n1", "desired": "paused"},
+            None,
+            None,
+            False,
+            {"desired": "paused", "may_start": True},
+        ),
+        # migration source: live -> hand over; cold -> destroy; both report stopped
+        (
+            {"placement": "n2", "placement_epoch": 5, "migration": LIVE},
+            None,
+            4,
+            True,
+            {"hand_over": True, "report_source": 4},
+        ),
+        (
+            {"placement": "n2", "placement_epoch": 5, "migration": COLD},
+            None,
+            4,
+            True,
+            {"remove": True, "report_source": 4},
+        ),
+        (
+            {"placement": "n2", "placement_epoch": 5, "migration": COLD},
+            None,
+            None,
+            False,
+            {"report_source": 4},
+        ),
+        (
+            {"placement": "n2", "placement_epoch": 5, "migration": COLD},
+            {"node": "n1", "epoch": 4, "state": "stopped"},
+            None,
+            False,
+            {"report_source": None},
+        ),
+        # migration target: waits for the source's report before starting
+        (
+            {"placement": "n1", "placement_epoch": 5, "migration": INBOUND},
+            None,
+            None,
+            False,
+            {"manage": True, "may_start": False},
+        ),
+        (
+            {"placement": "n1", "placement_epoch": 5, "migration": INBOUND},
+            {"node": "n2", "epoch": 4, "state": "stopped"},
+            None,
+            False,
+            {"may_start": True},
+        ),
+        # a stopped VM may always be defined; a fenced host starts nothing
+        (
+            {"placement": "n1", "desired": "stopped", "migration": INBOUND},
+            None,
+            None,
+            False,
+            {"may_start": True},
+        ),
     ],
 )
-def test_the_safety_rule(vm, epoch, state, expect):
-    d = decide(vm, "n1", epoch, state)
+def test_the_safety_rule_and_hand_over(vm, status, epoch, have, expect):
+    d = decide(vm, status, "n1", epoch, have)
     for k, v in expect.items():
         assert getattr(d, k) == v, (k, d)
+
+
+def test_a_fenced_host_starts_nothing():
+    assert not decide({"placement": "n1"}, None, "n1", None, False, fenced=True).may_start
