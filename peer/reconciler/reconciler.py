@@ -2,8 +2,9 @@
 
 For every VM id that concerns this peer (placed here, or with a domain here) a
 worker reconciles it once per *kick*; kicks come from store watches (``vms``,
-``tasks``), libvirt lifecycle events (the guest powered off, crashed, paused on
-an I/O error) and, slowly, a periodic resync. One worker per VM at a time, so a
+``tasks``, other peers' ``vm_status`` reports), libvirt lifecycle events (the
+guest powered off, crashed, paused on an I/O error) and, slowly, a periodic
+resync. One worker per VM at a time, so a
 VM's steps never interleave; different VMs proceed in parallel on a thread pool
 (driver calls block).
 
@@ -95,7 +96,7 @@ class Reconciler:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         rev = self.store.revision
-        watch = self.store.watch(["vms", "tasks"], from_revision=rev)
+        watch = self.store.watch(["vms", "tasks", "vm_status"], from_revision=rev)
         self._unsubscribe = self.driver.subscribe(self._on_domain_event)
         for vm_id in await self._known_ids():
             self.kick(vm_id)
@@ -172,6 +173,13 @@ class Reconciler:
             async for c in watch:
                 if c.table == "vms":
                     self.kick(c.key)
+                elif c.table == "vm_status":
+                    # Another peer's report (a migration's source handing over) can
+                    # be what a VM placed here waits for; our own reports are not.
+                    if c.value is not None and c.value.get("node") != self.node_id:
+                        vm = self.store.get("vms", c.key)
+                        if vm is not None and vm.value.get("placement") == self.node_id:
+                            self.kick(c.key)
                 elif c.table == "tasks" and c.value is not None:
                     res = str(c.value.get("resource") or "")
                     if res.startswith("vms/") and c.value.get("state") == "pending":

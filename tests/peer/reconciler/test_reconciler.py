@@ -253,7 +253,6 @@ async def test_migration_target_waits_for_the_sources_report(env, drv):
     await store.put(
         "vm_status", vm, {"node": "n2", "epoch": 4, "state": "stopped", "reason": "handed_over"}
     )
-    rec.kick(vm)  # the source's report is a vm_status change, which we do not watch
     st = await wait_status(store, vm, lambda s: s["node"] == NODE and s["state"] == "running")
     assert st["epoch"] == 5
     await store.delete("vms", vm)
