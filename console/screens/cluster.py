@@ -135,6 +135,14 @@ class LeaveScreen(Screen):
                 app.api("DELETE", f"/nodes/{node_id}")
                 app.say("This host was removed from the cluster.", "warn")
             except ApiRefused as e:
-                app.say(e.message, "error")
+                if e.code == "remove_self":
+                    # The API's rule: membership changes are made by another peer.
+                    app.say(
+                        f"A peer cannot remove itself: on another host run "
+                        f"'quantix node remove {node_id}' (or use its web UI).",
+                        "error",
+                    )
+                else:
+                    app.say(e.message, "error")
             app.refresh()
             app.home()

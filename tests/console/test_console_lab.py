@@ -234,3 +234,63 @@ def test_five_wrong_passwords_lock_the_console_across_restarts(
     finally:
         api.post("/host/console/unlock")
     assert api.post("/host/auth", {"password": password})[0] == 200
+
+
+def test_factory_host_set_up_later_joins_with_f4_then_leaves(
+    member: tuple[Lab, Host, str],
+) -> None:
+    """Wizard with 'later', then F4 J with the host's local password joins the
+    lab's cluster by name and secret; F4 L removes it again (after a warning)."""
+    lab, first, _ = member
+    host = lab.add_host(factory=True)
+    api, leader_api = LocalApi(sock(host)), LocalApi(sock(first))
+    c = TmuxConsole(sock(host))
+    try:
+        c.wait("Welcome to Quantix", 30)
+        c.keys("Enter")
+        c.wait("2/4 Admin account")
+        c.type("local-pass-1")
+        c.keys("Enter")
+        c.type("local-pass-1")
+        c.keys("Enter")
+        c.wait("3/4 Management network")
+        c.keys("Enter", "Enter", "Enter", "Enter")
+        c.wait("4/4 SSH and cluster")
+        c.keys("Enter", "Right")
+        c.wait(r"Cluster:\s+< later >")
+        c.keys("Enter", "Enter", "Enter")
+        c.wait("The host waits to be adopted into a cluster")
+        c.keys("Enter")
+        c.wait(r"Role:\s+factory state")
+    finally:
+        c.close()
+    c = TmuxConsole(sock(host))  # a new console: not unlocked any more
+    try:
+        c.wait(r"Role:\s+factory state", 30)
+        c.keys("F4")
+        c.wait(r"Cluster:\s+\(none: this host is in factory state\)")
+        c.keys("j")
+        login(c, "local-pass-1")
+        c.wait("Join a cluster")
+        c.type(lab.name)
+        c.keys("Enter")
+        c.type(lab.cluster_secret())
+        c.keys("Enter")
+        c.wait(f"Joining cluster '{lab.name}'")
+        text = c.wait(rf"Cluster:\s+{lab.name}", 60)
+        assert "Role:" in text
+        wait_for(lambda: len(leader_api.get("/cluster")["members"]) == 2, 60, "two cluster members")
+        c.keys("F4")
+        c.wait(r"(?s)(?=.*h1\s+10\.77\.\S+\s+active\s+leader)(?=.*h2\s+10\.77\.\S+\s+active)", 30)
+        c.save("cluster-two-hosts")
+        c.keys("l")
+        c.wait("Remove this host from cluster")
+        c.save("leave-warning")
+        c.keys("y")
+        # The API lets only another peer remove a host (DELETE /nodes/{self} is
+        # refused with remove_self); the console says where to do it.
+        node_id = api.get("/peer")["node_id"]
+        c.wait(f"A peer cannot remove itself: on another host run 'quantix node remove {node_id}'")
+        assert leader_api.get(f"/nodes/{node_id}")["state"] == "active"
+    finally:
+        c.close()
