@@ -20,7 +20,11 @@ const step = (s) => console.log(`STEP ${s}`);
 const { ctx, close } = await launch();
 const page = ctx.pages()[0] ?? (await ctx.newPage());
 const errors = [];
-page.on("pageerror", (e) => errors.push(String(e)));
+page.on("pageerror", (e) => {
+  errors.push(String(e));
+  console.log(`PAGEERROR ${e}`);
+});
+page.on("requestfailed", (r) => console.log(`REQFAILED ${r.url()} ${r.failure()?.errorText}`));
 const shot = (name, full = true) => page.screenshot({ path: `${out}/${name}.png`, fullPage: full });
 const vmName = `e2e-${Date.now().toString(36)}`;
 
@@ -57,12 +61,12 @@ try {
   }
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Hosts" }).click();
   await page.getByRole("table", { name: "Hosts" }).getByRole("link").first().click();
-  await page.getByText("VMs on this host").waitFor();
+  await page.getByRole("heading", { name: "VMs on this host" }).waitFor();
   await shot("07-host-detail");
 
   step("create");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Virtual machines" }).click();
-  await page.getByRole("link", { name: "New VM" }).click();
+  await page.getByRole("link", { name: "New VM" }).first().click();
   await page.getByLabel("Name").fill(vmName);
   await page.getByRole("button", { name: /Nano/ }).click();
   await shot("08-create-basics");
@@ -80,7 +84,10 @@ try {
   const vmUrl = page.url();
 
   step("running");
-  await page.getByTestId("vm-state").getByText("running").waitFor({ timeout: 120_000 });
+  await page.getByTestId("vm-state").getByText(/^(running|error)$/).waitFor({ timeout: 120_000 });
+  if (await page.getByTestId("vm-state").getByText("error").count()) {
+    throw new Error(`the VM failed: ${await page.getByTestId("vm-error").textContent()}`);
+  }
   await shot("10-vm-running");
 
   step("console");
@@ -128,6 +135,7 @@ try {
   await page.getByRole("button", { name: "Switch to dark theme" }).click();
   await shot("16-dashboard-dark");
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(400); // the sidebar slides away
   await shot("17-dashboard-phone-dark");
   await page.getByRole("button", { name: "Switch to light theme" }).click();
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Virtual machines" }).click({ force: true }).catch(() => {});

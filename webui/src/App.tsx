@@ -1,11 +1,12 @@
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from "react";
-import { BrowserRouter, Route, Routes, Link } from "react-router";
+import { BrowserRouter, Route, Routes, Link, useLocation } from "react-router";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { loadAuth, onAuthChange, saveAuth, takeHandoff, type Auth } from "./api/auth";
 import { ApiError, Unreachable } from "./api/client";
-import { installFailover, markMovedFrom } from "./api/connection";
+import { installFailover, markMovedFrom, onReconnected } from "./api/connection";
 import { startLive } from "./api/live";
 import { Layout } from "./components/Layout";
+import { ErrorBoundary } from "./components/ErrorBoundary";
 import { Toaster } from "./components/toast";
 import { Spinner } from "./components/ui";
 import { Login } from "./pages/Login";
@@ -28,7 +29,9 @@ export function makeQueryClient(): QueryClient {
         // Live updates come from the event stream; a query is fresh until an event says otherwise.
         staleTime: 30_000,
         refetchOnWindowFocus: false,
-        retry: (n, e) => !(e instanceof ApiError && e.status < 500) && !(e instanceof Unreachable) && n < 2,
+        // A peer that did not answer gets one more try (a blip); the failover logic
+        // (connection.ts) decides whether it is gone.
+        retry: (n, e) => (e instanceof Unreachable ? n < 1 : !(e instanceof ApiError && e.status < 500) && n < 2),
       },
     },
   });
@@ -51,16 +54,23 @@ function NotFound() {
 
 export function Shell({ qc }: { qc: QueryClient }) {
   const auth = useAuth();
+  const loc = useLocation();
   useEffect(() => {
     if (!auth) {
       qc.clear();
       return;
     }
-    return startLive(qc);
+    const stop = startLive(qc);
+    const off = onReconnected(() => void qc.invalidateQueries());
+    return () => {
+      stop();
+      off();
+    };
   }, [auth?.user, auth?.via, qc]); // eslint-disable-line react-hooks/exhaustive-deps
   if (!auth) return <Login />;
   return (
     <Layout auth={auth}>
+      <ErrorBoundary resetKey={loc.pathname}>
       <Suspense fallback={<Spinner />}>
         <Routes>
           <Route path="/" element={<Dashboard />} />
@@ -76,6 +86,7 @@ export function Shell({ qc }: { qc: QueryClient }) {
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Suspense>
+      </ErrorBoundary>
     </Layout>
   );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { handoffFragment, loadAuth, saveAuth, takeHandoff } from "../src/api/auth";
-import { connState, knownPeers, nav, recover, rememberPeers } from "../src/api/connection";
+import { connState, knownPeers, markMovedFrom, nav, onReconnected, recover, rememberPeers } from "../src/api/connection";
 import { request, Unreachable } from "../src/api/client";
 
 describe("failover", () => {
@@ -62,5 +62,21 @@ describe("failover", () => {
     await recover({ ownTries: 3, intervalMs: 1 });
     expect(assign).not.toHaveBeenCalled();
     expect(connState().kind).toBe("online");
+  });
+
+  it("keeps saying where it came from through a blip, and refetches after it", async () => {
+    markMovedFrom("10.0.0.1:8443");
+    let n = 0;
+    vi.stubGlobal("fetch", vi.fn(async () => {
+      if (n++ === 0) throw new TypeError("network changed");
+      return new Response("{}", { status: 200 });
+    }));
+    const refetch = vi.fn();
+    const off = onReconnected(refetch);
+    await recover({ ownTries: 3, intervalMs: 1 });
+    off();
+    expect(connState()).toEqual({ kind: "online", movedFrom: "10.0.0.1:8443" });
+    markMovedFrom(undefined);
+    expect(refetch).toHaveBeenCalledTimes(1);
   });
 });

@@ -17,10 +17,20 @@ export type ConnState =
   | { kind: "moving"; to: string };
 
 let state: ConnState = { kind: "online" };
+// Where we came from after a failover: said until the user dismisses it.
+let movedFrom: string | undefined;
 const subs = new Set<() => void>();
 function set(s: ConnState): void {
-  state = s;
+  const back = state.kind !== "online" && s.kind === "online";
+  state = s.kind === "online" && movedFrom ? { kind: "online", movedFrom } : s;
   for (const f of subs) f();
+  if (back) for (const f of reconnected) f();
+}
+const reconnected = new Set<() => void>();
+/** Called when this peer answers again after trouble (refetch what failed meanwhile). */
+export function onReconnected(f: () => void): () => void {
+  reconnected.add(f);
+  return () => reconnected.delete(f);
 }
 export function connState(): ConnState {
   return state;
@@ -34,8 +44,9 @@ export function useConnection(): ConnState {
     () => state,
   );
 }
-export function markMovedFrom(from: string): void {
-  set({ kind: "online", movedFrom: from });
+export function markMovedFrom(from: string | undefined): void {
+  movedFrom = from;
+  set({ kind: "online" });
 }
 
 const PEERS = "qx-peers";

@@ -1,7 +1,7 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { NavLink, useLocation } from "react-router";
 import { Activity, Boxes, HardDrive, LayoutDashboard, LogOut, Menu, Moon, Server, Settings, Sun, Wifi, WifiOff, X } from "lucide-react";
-import { useConnection } from "../api/connection";
+import { markMovedFrom, useConnection } from "../api/connection";
 import { useLiveMode } from "../api/live";
 import { useCluster } from "../api/queries";
 import { logout } from "../api/session";
@@ -22,8 +22,13 @@ function ConnectionBanner() {
   const c = useConnection();
   if (c.kind === "online" && c.movedFrom)
     return (
-      <div role="status" data-testid="conn-banner" className="border-b border-sky-200 bg-sky-50 px-4 py-2 text-sky-800 dark:border-sky-900 dark:bg-sky-950 dark:text-sky-200">
-        {c.movedFrom} stopped answering: you are now connected through {window.location.host}.
+      <div role="status" data-testid="conn-banner" className="flex items-center justify-between gap-3 border-b border-sky-200 bg-sky-50 px-4 py-2 text-sky-800 dark:border-sky-900 dark:bg-sky-950 dark:text-sky-200">
+        <span>
+          {c.movedFrom} stopped answering: you are now connected through {window.location.host}.
+        </span>
+        <button onClick={() => markMovedFrom(undefined)} className="rounded p-0.5 hover:bg-sky-100 dark:hover:bg-sky-900" aria-label="Dismiss">
+          <X className="size-4" />
+        </button>
       </div>
     );
   if (c.kind === "reconnecting")
@@ -128,7 +133,7 @@ export function Layout({ auth, children }: { auth: Auth; children: ReactNode }) 
           </div>
         </header>
         <ConnectionBanner />
-        <main id="main" className="mx-auto w-full max-w-7xl flex-1 p-4 md:p-6">
+        <main id="main" className="mx-auto w-full min-w-0 max-w-7xl flex-1 p-4 md:p-6">
           {children}
         </main>
       </div>

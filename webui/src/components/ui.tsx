@@ -42,7 +42,7 @@ export function Button({
 
 export function Card({ title, actions, children, className }: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string }) {
   return (
-    <section className={cx("rounded-xl border border-zinc-200 bg-white shadow-xs dark:border-zinc-800 dark:bg-zinc-900", className)}>
+    <section className={cx("min-w-0 rounded-xl border border-zinc-200 bg-white shadow-xs dark:border-zinc-800 dark:bg-zinc-900", className)}>
       {(title || actions) && (
         <header className="flex items-center justify-between gap-2 border-b border-zinc-100 px-4 py-3 dark:border-zinc-800">
           <h2 className="text-[13px] font-semibold text-zinc-700 dark:text-zinc-200">{title}</h2>
@@ -251,7 +251,8 @@ export function PageHeader({ title, subtitle, actions }: { title: string; subtit
 
 export function Table({ children, label }: { children: ReactNode; label: string }) {
   return (
-    <div className="overflow-x-auto">
+    // relative: absolutely positioned children (sr-only headers) stay inside the scroller.
+    <div className="relative overflow-x-auto">
       <table aria-label={label} className="w-full min-w-[560px] border-collapse text-left text-[13px]">
         {children}
       </table>

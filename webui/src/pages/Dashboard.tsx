@@ -41,6 +41,8 @@ export function alarms(c: Cluster | undefined, nodes: NodeRec[], vms: Vm[]): Ala
 }
 
 export function EventRow({ ev }: { ev: QxEvent }) {
+  const nodes = useNodes();
+  const host = ev.node ? (nodes.data?.find((n) => n.id === ev.node)?.hostname ?? ev.node) : null;
   return (
     <li className="flex items-start gap-3 py-2">
       <span className={cx("mt-1.5 size-1.5 shrink-0 rounded-full", ev.level === "error" ? "bg-red-500" : ev.level === "warning" ? "bg-amber-500" : "bg-zinc-300 dark:bg-zinc-600")} aria-hidden />
@@ -49,7 +51,7 @@ export function EventRow({ ev }: { ev: QxEvent }) {
         <p className="text-xs text-zinc-500">
           {ev.kind}
           {ev.user ? ` · ${ev.user}` : ""}
-          {ev.node ? ` · ${ev.node}` : ""}
+          {host ? ` · ${host}` : ""}
         </p>
       </div>
       <time className="shrink-0 text-xs text-zinc-500">{ago(ev.ts)}</time>
@@ -110,11 +112,9 @@ export function Dashboard() {
                     </Link>
                     <span className="text-right text-xs text-zinc-500 sm:text-left">{r.cpus ?? "—"} vCPU{r.accel ? ` · ${r.accel}` : ""}</span>
                     <div className="col-span-2 sm:col-span-1">
-                      <div className="mb-1 flex justify-between text-xs text-zinc-500">
-                        <span>Memory</span>
-                        <span>
-                          {used === null ? `${mib(r.memory_mib)} (use not reported)` : `${mib(used)} / ${mib(r.memory_mib)}`}
-                        </span>
+                      <div className="mb-1 flex justify-between gap-2 text-xs text-zinc-500">
+                        <span>Memory {used === null ? mib(r.memory_mib) : ""}</span>
+                        <span>{used === null ? "use not reported" : `${mib(used)} / ${mib(r.memory_mib)}`}</span>
                       </div>
                       <Meter value={pct(used ?? 0, r.memory_mib ?? 0)} label={`${n.hostname} memory used`} />
                     </div>

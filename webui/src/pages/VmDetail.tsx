@@ -24,7 +24,7 @@ function Summary({ vm }: { vm: Vm }) {
   return (
     <div className="grid gap-5 lg:grid-cols-2">
       <Card title="Configuration">
-        <dl className="grid grid-cols-[8rem_1fr] gap-y-2">
+        <dl className="grid grid-cols-[8rem_minmax(0,1fr)] gap-y-2">
           <dt className="text-zinc-500">State</dt>
           <dd>
             <StateBadge state={vmState(vm)} /> <span className="text-xs text-zinc-500">desired: {vm.desired}</span>
@@ -32,7 +32,9 @@ function Summary({ vm }: { vm: Vm }) {
           {vm.status?.error && (
             <>
               <dt className="text-zinc-500">Error</dt>
-              <dd className="text-red-600 dark:text-red-400">{vm.status.error}</dd>
+              <dd className="break-words text-red-600 dark:text-red-400" data-testid="vm-error">
+                {vm.status.error}
+              </dd>
             </>
           )}
           <dt className="text-zinc-500">Host</dt>

@@ -1,0 +1,112 @@
+"""The web UI in a real browser (Debian's chromium via playwright-core) against a
+3-host lab: log in, create a VM and watch it run, see its console on the canvas,
+stop it, kill the host serving the page and carry on through another host.
+
+The browser is driven by ``webui/e2e/e2e.mjs``; this test owns the lab and kills
+the host when the script asks (``KILL <origin>`` on its stdout). Screenshots of
+every page go to ``artifacts/webui/``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chaos.lab import Lab, wait_for
+from chaos.lab.http import ApiError, get_json
+from peer.membership import target_voters
+
+ROOT = Path(__file__).resolve().parents[2]
+WEBUI = ROOT / "webui"
+ARTIFACTS = ROOT / "artifacts" / "webui"
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.xdist_group("lab"),
+    pytest.mark.lab,
+    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    # A short root: a VM's VNC/agent socket paths live under it and unix socket
+    # paths are limited to 107 bytes (pytest's tmp_path is too deep).
+    root = Path(tempfile.mkdtemp(prefix="qxw", dir="/tmp"))
+    lab = Lab("w" + secrets.token_hex(3), root)
+    try:
+        yield lab
+    finally:
+        lab.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def formed(lab: Lab, n: int) -> bool:
+    """Every host answers with quorum and the leader has all the voters it wants
+    (so the cluster survives losing the host the browser talks to)."""
+    roles = []
+    for h in lab.hosts():
+        try:
+            body = get_json(h.url + "api/v1/health", timeout=2)
+        except ApiError:
+            return False
+        if not isinstance(body, dict) or not body.get("has_quorum"):
+            return False
+        roles.append(body.get("raft_role"))
+    voters = [r for r in roles if r in ("leader", "follower")]
+    return roles.count("leader") == 1 and len(voters) == target_voters(n)
+
+
+def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> None:
+    if not (WEBUI / "dist" / "index.html").exists():
+        pytest.fail("webui/dist is missing: run scripts/setup.sh (make test does)")
+    hosts = lab.up(3)
+    password = lab.admin_password(timeout=60)
+    assert password, "no initial admin password"
+    assert wait_for(lambda: formed(lab, 3), 180, interval=0.5), "the cluster did not form"
+    by_origin = {h.url.rstrip("/"): h.name for h in hosts}
+    cfg = {"urls": [h.url for h in hosts], "password": password, "artifacts": str(ARTIFACTS)}
+    proc = subprocess.Popen(
+        ["node", "e2e/e2e.mjs", json.dumps(cfg)],
+        cwd=WEBUI,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # The whole run must finish in time even if the browser hangs.
+    timer = threading.Timer(420, proc.kill)
+    timer.start()
+    log: list[str] = []
+    killed: list[str] = []
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        for line in proc.stdout:
+            log.append(line.rstrip())
+            if line.startswith("KILL "):
+                name = by_origin[line.split()[1].strip()]
+                lab.kill(name)
+                killed.append(name)
+                proc.stdin.write("KILLED\n")
+                proc.stdin.flush()
+        proc.wait()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = "\n".join(log)
+    assert proc.returncode == 0, out[-5000:]
+    assert killed == ["h1"], out[-3000:]
+    assert "STEP done" in log
+    assert any(line.startswith("moved to https://") for line in log), out[-3000:]
+    for name in ("02-dashboard", "11-vm-console", "15-failover-dashboard"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
