@@ -111,7 +111,8 @@ class Observer:
     def close(self) -> None:
         self.stop.set()
         for t in self.threads:
-            t.join(timeout=10)
+            if t.ident is not None:
+                t.join(timeout=10)
 
     def sample_qemu(self) -> dict[str, dict[str, list[Any]]]:
         hosts = qemu_processes(netns_inodes(self.netns_by_host))

@@ -294,6 +294,11 @@ def render_html(res: RunResult) -> str:
         for f in res.faults
     )
     err = f'<p style="color:#d62728"><b>run error:</b> {esc(res.error)}</p>' if res.error else ""
+    logs = "".join(
+        f"<h3>{esc(h)} did not answer at the end: its peer log</h3>"
+        f"<pre>{esc(chr(10).join(t))}</pre>"
+        for h, t in res.host_logs.items()
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>chaos {esc(c['scenario'])}</title><style>{CSS}</style></head><body>"
@@ -306,7 +311,7 @@ def render_html(res: RunResult) -> str:
         f"<h2>Timeline</h2><p>{fault_legend()}</p>{timeline_svg(res)}"
         f"<h2>Checkers</h2><table><tr><th>checker</th><th>verdict</th><th>what it saw</th></tr>"
         f"{verdict_rows(res.verdicts)}</table>"
-        f"<h2>Figures</h2><table>{fig}</table>"
+        f"<h2>Figures</h2><table>{fig}</table>{logs}"
         f"<h2>Faults</h2><table><tr><th>start s</th><th>end s</th><th>kind</th><th>hosts</th>"
         f"<th>parameters</th><th>notes</th></tr>{faults}</table>"
         "</body></html>"
@@ -388,3 +393,20 @@ def write_summary(results: list[RunResult], out: Path) -> None:
         + "".join(f"<th>{esc(h)}</th>" for h in head)
         + f"</tr>{cells}</table></body></html>"
     )
+
+
+def markdown_table(summary: list[dict[str, Any]]) -> str:
+    """Scenarios x checkers as a Markdown table, from a ``summary.json``."""
+    head = ["scenario", "faults", *CHECKERS, "max unavail. s", "HA p99 s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in summary:
+        f = s["figures"]
+        cells = [
+            s["scenario"],
+            str(f.get("faults_injected")),
+            *[s["verdicts"].get(k, "error" if s.get("error") else "-") for k in CHECKERS],
+            str(f.get("max_unavailable_s")),
+            str(f.get("ha_recovery_p99_s")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

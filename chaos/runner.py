@@ -72,6 +72,7 @@ class RunResult:
     history: dict[str, Any]
     hosts: dict[str, str] = field(default_factory=dict)  # host -> node id
     ha_vms: dict[str, str] = field(default_factory=dict)  # vm id -> name
+    host_logs: dict[str, list[str]] = field(default_factory=dict)  # silent hosts' log tails
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -128,6 +129,7 @@ class Run:
         self.clients: dict[str, PeerClient] = {}
         self.fault_log: list[dict[str, Any]] = []
         self.fault_errors: list[str] = []
+        self.host_logs: dict[str, list[str]] = {}
         self.ha_vms: dict[str, str] = {}
         self.reg_keys = [f"reg-{k}" for k in range(cfg.registers)]
 
@@ -179,7 +181,20 @@ class Run:
             return all(any(vm in vms for vms in s.values()) for vm in self.ha_vms)
 
         if not wait_for(all_running, 120, interval=1.0):
-            raise RuntimeError("the HA VMs did not start within 120 s")
+            r = self.clients[sorted(self.clients)[0]].get("/vms")
+            seen = (
+                {
+                    v.get("name"): (
+                        v.get("placement"),
+                        (v.get("status") or {}).get("state"),
+                        (v.get("status") or {}).get("error"),
+                    )
+                    for v in (r.body or {}).get("items", [])
+                }
+                if isinstance(r.body, dict)
+                else r.code
+            )
+            raise RuntimeError(f"the HA VMs did not start within 120 s: {seen}")
 
     def start_workers(self) -> None:
         values = Values()
@@ -256,6 +271,20 @@ class Run:
         wait_for(ok, self.cfg.converge_timeout_s, interval=0.3)
         return rounds[-200:], round(time.monotonic() - t, 1)
 
+    def log_tails(
+        self, rnd: dict[str, dict[str, Any] | None], lines: int = 40
+    ) -> dict[str, list[str]]:
+        """The end of the peer log of every host that did not answer at the end."""
+        out: dict[str, list[str]] = {}
+        for h in sorted(self.clients):
+            if rnd.get(h) is None:
+                try:
+                    text = self.lab.host(h).log.read_text(errors="replace")
+                except OSError as e:
+                    text = f"(no log: {e})"
+                out[h] = text.splitlines()[-lines:]
+        return out
+
     def final_reads(self) -> set[str] | None:
         hosts = sorted(self.clients)
         for i, k in enumerate(self.reg_keys):
@@ -307,6 +336,7 @@ class Run:
             for w in self.workers:
                 w.join(timeout=30)
             rounds, waited = self.converge()
+            self.host_logs = self.log_tails(rounds[-1] if rounds else {})
             final_set = self.final_reads()
             self.observer.close()
             end = self.history.now()
@@ -335,6 +365,7 @@ class Run:
             history=self.history.to_json(),
             hosts=host_ids,
             ha_vms=self.ha_vms,
+            host_logs=self.host_logs,
             error=error,
         )
 
