@@ -347,9 +347,11 @@ class Run:
         finally:
             self.stop_nemesis.set()
             self.stop_workers.set()
-            if self.observer is not None:
-                self.observer.close()
-            self.teardown()
+            try:
+                if self.observer is not None:
+                    self.observer.close()
+            finally:
+                self.teardown()
         if self.fault_errors and error is None:
             error = "faults failed: " + "; ".join(self.fault_errors)
         status = worst([v.status for v in verdicts]) if verdicts else FAIL
