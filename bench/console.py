@@ -42,29 +42,23 @@ def _cpu_ticks(pid: int) -> int:
 
 def _capture(name: str) -> str:
     return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True, check=False
+        ["tmux", "-L", name, "capture-pane", "-p", "-t", name],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout
 
 
 def _one_run(sock: Path, measure_idle: bool) -> dict[str, Any]:
     name = "qxbench-" + secrets.token_hex(3)
     repo = Path(__file__).resolve().parents[1]
-    tmux = ["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30", "-c", str(repo)]
+    tmux = ["tmux", "-L", name]  # a private tmux server: nobody else's sessions matter
     cmd = ["env", "-u", "LINES", "-u", "COLUMNS", sys.executable, "-m", "console.main"]
-    t0 = give_up = time.monotonic()
-    while True:  # a tmux server whose last session just ended may still be exiting
-        res = subprocess.run(
-            [*tmux, *cmd, "--socket", str(sock)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if res.returncode == 0:
-            break
-        if time.monotonic() - give_up > 10:
-            raise RuntimeError(f"tmux new-session failed: {res.stderr}")
-        time.sleep(0.1)
-        t0 = time.monotonic()
+    t0 = time.monotonic()
+    size = ["-x", "100", "-y", "30", "-c", str(repo)]
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", name, *size, *cmd, "--socket", str(sock)], check=True
+    )
     try:
         deadline = t0 + 60
         while not READY.search(_capture(name)):
@@ -74,7 +68,7 @@ def _one_run(sock: Path, measure_idle: bool) -> dict[str, Any]:
         start_s = time.monotonic() - t0
         pid = int(
             subprocess.run(
-                ["tmux", "list-panes", "-t", name, "-F", "#{pane_pid}"],
+                [*tmux, "list-panes", "-t", name, "-F", "#{pane_pid}"],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -92,7 +86,7 @@ def _one_run(sock: Path, measure_idle: bool) -> dict[str, Any]:
             out["peak_rss_mib"] = round(_status_kib(pid, "VmHWM") / 1024, 1)
         return out
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, check=False)
+        subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
 
 
 def _python_baseline_mib() -> float:

@@ -149,6 +149,11 @@ def _static(host: Host, api: LocalApi, last: int) -> tuple[str, str]:
     return cur, str(new)
 
 
+def _has(lab: Lab, host: Host, address: str) -> bool:
+    """Whether eth0 in the host's namespace carries ``address`` (a.b.c.d/p)."""
+    return f"inet {address} " in _addrs(lab, host)
+
+
 def _addrs(lab: Lab, host: Host) -> str:
     return str(
         lab.exec(
@@ -176,13 +181,28 @@ def test_static_address_rolls_back_unless_confirmed(
     _apply_address(console, new)
     console.wait(r"Rolling back in 00:0\d unless you keep them")
     console.save("network-pending")
-    assert new.split("/")[0] in _addrs(lab, host)
+    assert _has(lab, host, new)
     # Nobody confirms: the peer's timer puts the old address back.
     console.wait("Not confirmed in time: the previous settings are back.", 20)
     console.save("network-rolled-back")
-    wait_for(lambda: old.split("/")[0] in _addrs(lab, host), 10, "the old address back")
-    assert new.split("/")[0] not in _addrs(lab, host)
+    wait_for(lambda: _has(lab, host, old), 10, "the old address back")
+    assert not _has(lab, host, new)
     wait_for(lambda: ("network.rollback", "ok") in audit(api), 10, "the rollback audit")
+
+
+def test_rollback_happens_in_the_peer_when_the_console_dies(
+    member: tuple[Lab, Host, str], console: TmuxConsole
+) -> None:
+    lab, host, password = member
+    old, new = _static(host, LocalApi(sock(host)), 202)
+    console.keys("F2")
+    login(console, password)
+    _apply_address(console, new)
+    console.wait("Rolling back in")
+    assert _has(lab, host, new)
+    console.close()  # the console is gone; the peer's timer is not
+    wait_for(lambda: _has(lab, host, old), 20, "the old address back")
+    assert not _has(lab, host, new)
 
 
 def test_static_address_kept_when_confirmed(
@@ -197,13 +217,13 @@ def test_static_address_kept_when_confirmed(
     console.wait("Rolling back in")
     console.keys("Enter")
     console.wait("Network settings kept.")
-    assert new.split("/")[0] in _addrs(lab, host)
+    assert _has(lab, host, new)
     assert api.get("/host/status")["network"].get("pending") is None
     # Put the lab's address back for the other tests (through the API).
     status, _ = api.post("/host/network", {"mode": "static", "address": old})
     assert status == 202
     assert api.post("/host/network/confirm")[0] == 200
-    assert old.split("/")[0] in _addrs(lab, host)
+    assert _has(lab, host, old)
 
 
 def test_five_wrong_passwords_lock_the_console_across_restarts(

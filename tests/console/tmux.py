@@ -21,27 +21,18 @@ class TmuxConsole:
         # LINES/COLUMNS (set by some runners) would override the pane's real size.
         cmd = ["env", "-u", "LINES", "-u", "COLUMNS", sys.executable, "-m", "console.main"]
         cmd += ["--socket", str(sock), *args]
+        # Each console has its own tmux server (-L): tests on other workers that
+        # end their last session cannot take this one's server down with them.
+        self.tmux = ["tmux", "-L", self.name]
+        size = ["-x", str(width), "-y", str(height)]
         subprocess.run(
-            [
-                "tmux",
-                "new-session",
-                "-d",
-                "-s",
-                self.name,
-                "-x",
-                str(width),
-                "-y",
-                str(height),
-                "-c",
-                str(REPO),
-                *cmd,
-            ],
+            [*self.tmux, "new-session", "-d", "-s", self.name, *size, "-c", str(REPO), *cmd],
             check=True,
         )
 
     def screen(self) -> str:
         res = subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name],
+            [*self.tmux, "capture-pane", "-p", "-t", self.name],
             capture_output=True,
             text=True,
             check=False,
@@ -71,10 +62,10 @@ class TmuxConsole:
         raise AssertionError(f"{pattern!r} still on the console after {timeout}s:\n{text}")
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def type(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, "-l", text], check=True)
 
     def save(self, name: str) -> str:
         """Keep the current screen as ``artifacts/console/<name>.txt``."""
@@ -84,4 +75,4 @@ class TmuxConsole:
         return text
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True, check=False)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True, check=False)
