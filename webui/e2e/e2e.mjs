@@ -124,8 +124,10 @@ try {
   await page.getByTestId("conn-banner").getByText("stopped answering").waitFor();
   console.log(`moved to ${new URL(page.url()).origin}`);
   // Carry on through the new host: a write (start the VM) and a list.
+  // (The VM may live on the killed host, so it need not run: the write must land.)
   await page.getByRole("button", { name: "Start" }).click();
-  await page.getByTestId("vm-state").getByText(/pending|defining|running/).waitFor({ timeout: 60_000 });
+  await page.getByText("desired: running").waitFor({ timeout: 30_000 });
+  await page.getByText(/^start$/).first().waitFor({ timeout: 30_000 });
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard" }).click();
   await page.getByRole("heading", { name: "Dashboard" }).waitFor();
   await page.waitForLoadState("networkidle");

@@ -58,19 +58,27 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
   if (auth?.via === "token" && auth.token) headers["Authorization"] = `Bearer ${auth.token}`;
   else if (method !== "GET" && auth?.csrf) headers["X-CSRF-Token"] = auth.csrf;
   if (opts.body !== undefined) headers["Content-Type"] = "application/json";
-  let resp: Response;
-  try {
-    resp = await fetch(url(path, opts.query), {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-      credentials: "same-origin",
-      signal: opts.signal,
-    });
-  } catch (e) {
-    if ((e as Error).name === "AbortError") throw e;
-    netState(false);
-    throw new Unreachable("the host serving this page did not answer");
+  let resp: Response | undefined;
+  // Reads are retried once after a network-level failure: browsers abort
+  // requests in flight when the machine's interfaces change (a blip, not a dead peer).
+  for (let attempt = 0; !resp; attempt++) {
+    try {
+      resp = await fetch(url(path, opts.query), {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        credentials: "same-origin",
+        signal: opts.signal,
+      });
+    } catch (e) {
+      if ((e as Error).name === "AbortError") throw e;
+      if (method === "GET" && attempt === 0) {
+        await new Promise((r) => setTimeout(r, 300));
+        continue;
+      }
+      netState(false);
+      throw new Unreachable("the host serving this page did not answer");
+    }
   }
   netState(true);
   if (resp.status === 204) return undefined as T;

@@ -14,8 +14,16 @@ export default function VncConsole({ url, token, title }: { url: string; token: 
     const r = new RFB(box.current, url, { wsProtocols: ["binary", `qx-token.${token}`], shared: true });
     r.scaleViewport = true;
     r.background = "#09090b";
-    r.addEventListener("connect", () => setState("connected"));
-    r.addEventListener("disconnect", () => setState("disconnected"));
+    let connected = false;
+    r.addEventListener("connect", () => {
+      connected = true;
+      setState("connected");
+    });
+    r.addEventListener("disconnect", () => {
+      setState("disconnected");
+      // A connection that never came up is retried a few times by itself.
+      if (!connected && attempt < 3) setTimeout(() => setAttempt((a) => a + 1), 1000);
+    });
     rfb.current = r;
     return () => {
       r.disconnect();
