@@ -16,8 +16,15 @@ from chaos.history import Op, Sample
 _ids = itertools.count(1)
 
 
-def op(f: str, value: Any, start: float, end: float | None, type_: str = "ok",
-       key: str = "r0", host: str = "h1") -> Op:  # fmt: skip
+def op(
+    f: str,
+    value: Any,
+    start: float,
+    end: float | None,
+    type_: str = "ok",
+    key: str = "r0",
+    host: str = "h1",
+) -> Op:
     return Op(next(_ids), f"c-{host}", host, f, key, value, start, end, type_)
 
 
@@ -86,8 +93,12 @@ def test_long_correct_history_finishes() -> None:
 
 
 def test_sets_catch_a_lost_create_an_undone_delete_and_a_phantom() -> None:
-    h = [op("create", None, 0, 1, key="s1"), op("create", None, 0, 1, key="s2"),
-         op("delete", None, 2, 3, key="s2"), op("create", None, 0, 1, key="s3")]  # fmt: skip
+    h = [
+        op("create", None, 0, 1, key="s1"),
+        op("create", None, 0, 1, key="s2"),
+        op("delete", None, 2, 3, key="s2"),
+        op("create", None, 0, 1, key="s3"),
+    ]
     assert check_sets(h, {"s1", "s3"}, "s").status == PASS
     lost = check_sets(h, {"s3"}, "s")
     assert lost.status == FAIL and lost.evidence["lost_creates"][0]["name"] == "s1"
@@ -117,8 +128,12 @@ def test_double_run_is_caught_and_a_frozen_copy_is_not_live() -> None:
 
 
 def test_ha_restart_within_and_past_the_bound() -> None:
-    s = [qemu(0, {"h1": {"vm1": [1, "S"]}}), qemu(5, {}), qemu(12, {"h2": {"vm1": [2, "S"]}}),
-         qemu(20, {"h2": {"vm1": [2, "S"]}})]  # fmt: skip
+    s = [
+        qemu(0, {"h1": {"vm1": [1, "S"]}}),
+        qemu(5, {}),
+        qemu(12, {"h2": {"vm1": [2, "S"]}}),
+        qemu(20, {"h2": {"vm1": [2, "S"]}}),
+    ]
     v = check_ha(s, ["vm1"], end=20, bound_s=30)
     assert v.status == PASS and v.evidence["recoveries_s"] == [7]
     assert check_ha(s, ["vm1"], end=20, bound_s=5).status == FAIL
@@ -130,8 +145,15 @@ def test_ha_restart_within_and_past_the_bound() -> None:
 
 
 def view(rev: int, h: str, role: str = "follower") -> dict[str, Any]:
-    return {"node_id": h, "role": role, "leader": "h1", "revision": rev, "state_hash": f"x{rev}",
-            "has_quorum": True, "members": ["h1", "h2", "h3"]}  # fmt: skip
+    return {
+        "node_id": h,
+        "role": role,
+        "leader": "h1",
+        "revision": rev,
+        "state_hash": f"x{rev}",
+        "has_quorum": True,
+        "members": ["h1", "h2", "h3"],
+    }
 
 
 def test_convergence() -> None:
