@@ -75,8 +75,6 @@ class Partition(Fault):
     def up_hosts(self, everyone: list[str]) -> list[str]:
         # The majority side: the largest group holding more than half of everyone.
         big = max(self.groups, key=len)
-        if self.oneway:
-            return list(everyone)  # who ends up able to lead is up to Raft
         return sorted(big) if len(big) * 2 > len(everyone) else []
 
     def inject(self) -> None:

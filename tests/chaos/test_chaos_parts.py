@@ -140,3 +140,13 @@ def test_report_draws_a_timeline_and_shows_each_verdict() -> None:
     assert "1 register: linearizable" in page and "--seed 5" in page
     head, rows = summary_table([res])
     assert rows[0][head.index("linearizable")] == PASS
+
+
+def test_a_vm_on_two_hosts_is_reported_only_if_both_processes_still_exist() -> None:
+    from chaos.observer import confirm_doubles
+
+    me = os.getpid()
+    both = {"h1": {"vm1": [me, "S"]}, "h2": {"vm1": [me, "R"]}, "h3": {"vm2": [me, "S"]}}
+    assert set(confirm_doubles(both)) == {"vm1"}
+    gone = {"h1": {"vm1": [me, "S"]}, "h2": {"vm1": [2**22 + 12345, "R"]}}  # no such pid
+    assert confirm_doubles(gone) == {}
