@@ -476,6 +476,15 @@ def lab_figures(n_vms: int = 4, plug: bool = False) -> dict[str, Any]:
             watch.mark(f"{victim} back")
             time.sleep(10)  # the partitioned host returns: its stale copies must stay down
         took.sort()
+        # Failures of the leader's code in the peers' logs (there should be none).
+        errors = sorted(
+            {
+                line.strip()[:200]
+                for h in hosts
+                for line in h.log.read_text(errors="replace").splitlines()
+                if ("peer/ha/" in line or "peer/scheduler/" in line or "leader pass" in line)
+            }
+        )
         return {
             "failover_p50_s": round(statistics.median(took), 2) if took else None,
             "failover_p99_s": round(took[min(len(took) - 1, int(0.99 * len(took)))], 2)
@@ -493,6 +502,7 @@ def lab_figures(n_vms: int = 4, plug: bool = False) -> dict[str, Any]:
             "yet, so this is a stop on the source and a start on the target",
             "note": "lab: 3 peers, diskless 64 MiB guests under TCG, partition = link down",
             "fence_plug": plug,
+            "leader_errors": errors[:10],
         }
     finally:
         lab.down()
