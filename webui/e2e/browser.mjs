@@ -23,3 +23,15 @@ export async function launch() {
   };
   return { ctx, close };
 }
+
+/** A browser for many fresh contexts (the bench: each run starts with empty caches). */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+}

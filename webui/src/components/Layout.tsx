@@ -51,9 +51,9 @@ function LiveDot() {
   const label = { stream: "Live", polling: "Live (polling)", connecting: "Connecting…", off: "Offline" }[m];
   const on = m === "stream" || m === "polling";
   return (
-    <span className="inline-flex items-center gap-1.5 text-xs text-zinc-500" title={m === "polling" ? "After a failover the event stream needs a session on this host; events are followed with a light poll." : undefined} data-testid="live">
+    <span className="inline-flex items-center gap-1.5 text-xs text-zinc-500" aria-label={label} title={m === "polling" ? "After a failover the event stream needs a session on this host; events are followed with a light poll." : undefined} data-testid="live">
       {on ? <Wifi className="size-3.5 text-emerald-500" aria-hidden /> : <WifiOff className="size-3.5 text-amber-500" aria-hidden />}
-      {label}
+      <span className="hidden sm:inline">{label}</span>
     </span>
   );
 }

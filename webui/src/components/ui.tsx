@@ -223,8 +223,10 @@ export function Field({ label, hint, error, children, htmlFor }: { label: string
   );
 }
 
-export const inputCls =
-  "h-9 w-full rounded-md border border-zinc-200 bg-white px-3 text-sm text-zinc-900 placeholder:text-zinc-400 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/20 dark:border-zinc-700 dark:bg-zinc-950 dark:text-zinc-100";
+/** Inputs without a width (for inline selects), and the usual full-width ones. */
+export const inputBase =
+  "h-9 rounded-md border border-zinc-200 bg-white px-3 text-sm text-zinc-900 placeholder:text-zinc-400 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/20 dark:border-zinc-700 dark:bg-zinc-950 dark:text-zinc-100";
+export const inputCls = `${inputBase} w-full`;
 
 export function Meter({ value, label }: { value: number; label: string }) {
   const tone = value > 90 ? "bg-red-500" : value > 70 ? "bg-amber-500" : "bg-indigo-500";

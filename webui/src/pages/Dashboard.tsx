@@ -112,11 +112,21 @@ export function Dashboard() {
                     </Link>
                     <span className="text-right text-xs text-zinc-500 sm:text-left">{r.cpus ?? "—"} vCPU{r.accel ? ` · ${r.accel}` : ""}</span>
                     <div className="col-span-2 sm:col-span-1">
-                      <div className="mb-1 flex justify-between gap-2 text-xs text-zinc-500">
-                        <span>Memory {used === null ? mib(r.memory_mib) : ""}</span>
-                        <span>{used === null ? "use not reported" : `${mib(used)} / ${mib(r.memory_mib)}`}</span>
-                      </div>
-                      <Meter value={pct(used ?? 0, r.memory_mib ?? 0)} label={`${n.hostname} memory used`} />
+                      {used === null ? (
+                        <div className="text-xs text-zinc-500" title="This host's record does not carry its free memory">
+                          {mib(r.memory_mib)} memory · use not reported
+                        </div>
+                      ) : (
+                        <>
+                          <div className="mb-1 flex justify-between gap-2 text-xs text-zinc-500">
+                            <span>Memory</span>
+                            <span>
+                              {mib(used)} / {mib(r.memory_mib)}
+                            </span>
+                          </div>
+                          <Meter value={pct(used, r.memory_mib ?? 0)} label={`${n.hostname} memory used`} />
+                        </>
+                      )}
                     </div>
                   </li>
                 );

@@ -1,10 +1,10 @@
 import { useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { loadAuth } from "../api/auth";
-import { useAudit, useEvents } from "../api/queries";
+import { useAudit, useEvents, useNodes } from "../api/queries";
 import type { QxEvent } from "../api/types";
 import { when } from "../lib/format";
-import { Badge, Card, Empty, Loadable, PageHeader, Table, cx, inputCls, td, th } from "../components/ui";
+import { Badge, Card, Empty, Loadable, PageHeader, Table, cx, inputBase, td, th } from "../components/ui";
 
 export default function Events() {
   const admin = loadAuth()?.role === "admin";
@@ -15,6 +15,8 @@ export default function Events() {
   const audit = useAudit(admin && tab === "audit");
   // Events seen on the live stream since this page opened (newest first).
   const live = useQuery<QxEvent[]>({ queryKey: ["live-events"], queryFn: () => [], staleTime: Infinity, initialData: [] });
+  const nodes = useNodes();
+  const hostName = (id: string | null | undefined) => (id ? (nodes.data?.find((n) => n.id === id)?.hostname ?? id) : "—");
   const match = (s: string) => !q || s.toLowerCase().includes(q.toLowerCase());
   return (
     <div className="space-y-4">
@@ -27,9 +29,9 @@ export default function Events() {
             </button>
           ))}
         </div>
-        <input className={cx(inputCls, "max-w-xs")} placeholder="Filter" aria-label="Filter" value={q} onChange={(e) => setQ(e.target.value)} />
+        <input className={cx(inputBase, "w-full max-w-xs")} placeholder="Filter" aria-label="Filter" value={q} onChange={(e) => setQ(e.target.value)} />
         {tab === "events" && (
-          <select className={cx(inputCls, "w-auto")} aria-label="Level" value={level} onChange={(e) => setLevel(e.target.value)}>
+          <select className={cx(inputBase, "w-auto")} aria-label="Level" value={level} onChange={(e) => setLevel(e.target.value)}>
             <option value="">All levels</option>
             <option value="info">info</option>
             <option value="warning">warning</option>
@@ -64,7 +66,7 @@ export default function Events() {
                         <td className={`${td} font-mono text-xs`}>{e.kind}</td>
                         <td className={td}>{e.message}</td>
                         <td className={td}>{e.user ?? "—"}</td>
-                        <td className={td}>{e.node ?? "—"}</td>
+                        <td className={td}>{hostName(e.node)}</td>
                       </tr>
                     ))}
                 </tbody>

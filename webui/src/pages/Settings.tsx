@@ -5,7 +5,7 @@ import { del, errorText, patch, post } from "../api/client";
 import { useTokens, useUsers, useWrite } from "../api/queries";
 import type { Role, Token } from "../api/types";
 import { ago, when } from "../lib/format";
-import { Badge, Button, Card, Empty, Field, InlineError, Loadable, Modal, PageHeader, Table, cx, inputCls, td, th } from "../components/ui";
+import { Badge, Button, Card, Empty, Field, InlineError, Loadable, Modal, PageHeader, Table, cx, inputBase, inputCls, td, th } from "../components/ui";
 import { toast } from "../components/toast";
 
 const ROLES: Role[] = ["viewer", "operator", "admin"];
@@ -41,7 +41,7 @@ function Users() {
                   <tr key={u.id}>
                     <td className={`${td} font-medium`}>{u.id}</td>
                     <td className={td}>
-                      <select aria-label={`Role of ${u.id}`} className={cx(inputCls, "h-8 w-auto")} value={u.role} disabled={u.id === me.user} onChange={(e) => setRole.mutate({ name: u.id, role: e.target.value as Role }, { onError: onErr })}>
+                      <select aria-label={`Role of ${u.id}`} className={cx(inputBase, "h-8 w-auto")} value={u.role} disabled={u.id === me.user} onChange={(e) => setRole.mutate({ name: u.id, role: e.target.value as Role }, { onError: onErr })}>
                         {ROLES.map((r) => (
                           <option key={r}>{r}</option>
                         ))}
@@ -118,7 +118,7 @@ function Tokens() {
         }}
       >
         <Field label="New token name" htmlFor="tok-name">
-          <input id="tok-name" className={cx(inputCls, "w-64")} value={name} onChange={(e) => setName(e.target.value)} placeholder="terraform" />
+          <input id="tok-name" className={cx(inputBase, "w-64")} value={name} onChange={(e) => setName(e.target.value)} placeholder="terraform" />
         </Field>
         <Button type="submit" variant="primary" disabled={!name} busy={create.isPending}>
           <KeyRound className="size-3.5" /> Create token

@@ -7,7 +7,7 @@ import { deleteVm, useNodes, useVms, vmAction, useWrite, type VmAction } from ".
 import type { Vm } from "../api/types";
 import { mib } from "../lib/format";
 import { filterVms, vmHost, vmState, type SortKey, type VmQuery } from "../lib/vmfilter";
-import { Button, Card, Empty, ErrorState, Modal, PageHeader, Spinner, StateBadge, Table, cx, inputCls, td, th } from "../components/ui";
+import { Button, Card, Empty, ErrorState, Modal, PageHeader, Spinner, StateBadge, Table, cx, inputBase, inputCls, td, th } from "../components/ui";
 import { toast } from "../components/toast";
 
 export const ACTIONS: { action: VmAction; label: string; icon: typeof Play; when: (v: Vm) => boolean }[] = [
@@ -88,7 +88,7 @@ export default function Vms() {
           <Search className="pointer-events-none absolute top-2.5 left-2.5 size-4 text-zinc-400" aria-hidden />
           <input className={cx(inputCls, "pl-8")} placeholder="Search by name, id or IP" aria-label="Search VMs" value={f.q} onChange={(e) => setF({ q: e.target.value })} />
         </div>
-        <select className={cx(inputCls, "w-auto")} aria-label="Filter by state" value={f.state} onChange={(e) => setF({ state: e.target.value })}>
+        <select className={cx(inputBase, "w-auto")} aria-label="Filter by state" value={f.state} onChange={(e) => setF({ state: e.target.value })}>
           <option value="">All states</option>
           {STATES.map((s) => (
             <option key={s} value={s}>
@@ -96,7 +96,7 @@ export default function Vms() {
             </option>
           ))}
         </select>
-        <select className={cx(inputCls, "w-auto")} aria-label="Filter by host" value={f.host} onChange={(e) => setF({ host: e.target.value })}>
+        <select className={cx(inputBase, "w-auto")} aria-label="Filter by host" value={f.host} onChange={(e) => setF({ host: e.target.value })}>
           <option value="">All hosts</option>
           {(nodes.data ?? []).map((n) => (
             <option key={n.id} value={n.id}>
