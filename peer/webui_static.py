@@ -51,9 +51,9 @@ NOT_BUILT = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:15vh auto;padding:0 1rem;
 color:#18181b}code{background:#f4f4f5;padding:.1rem .3rem;border-radius:.25rem}</style></head>
-<body><h1>The web UI has not been built</h1>
+<body><h1>Quantix</h1>
 <p>The web UI has not been built: run <code>make lab</code> or <code>make test</code>
-(or <code>cd webui &amp;&amp; npm ci &amp;&amp; npm run build</code>) and reload.</p>
+(or <code>cd webui &amp;&amp; npm ci &amp;&amp; npm run build</code>), then reload.</p>
 <p>The REST API is up: <a href="/api/v1/docs">/api/v1/docs</a>.</p></body></html>
 """
 
