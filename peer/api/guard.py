@@ -15,7 +15,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -84,13 +84,30 @@ async def wait_min_revision(request: web.Request, ctx: PeerContext) -> None:
     await ctx.store.wait_revision(want, timeout=MIN_REVISION_WAIT_S)
 
 
+WS_TOKEN_PREFIX = "qx-token."  # noqa: S105 (a prefix, not a secret)
+
+
+def subprotocol_token(offered: str) -> str | None:
+    """The token in a ``qx-token.<token>`` websocket subprotocol, if one is offered."""
+    for p in offered.split(","):
+        p = p.strip()
+        if p.startswith(WS_TOKEN_PREFIX):
+            return p.removeprefix(WS_TOKEN_PREFIX)
+    return None
+
+
 def _authorize(request: web.Request, route: Route, ctx: PeerContext) -> Principal:
     if route.role is None:
         return Principal(user=ANONYMOUS_USER, role=Role.VIEWER, via="anonymous")
     principal = local_principal(request)
     if principal is None:
+        headers: Mapping[str, str] = request.headers
+        token = subprotocol_token(request.headers.get("Sec-WebSocket-Protocol", ""))
+        if token and "Authorization" not in request.headers:
+            # Browsers cannot set headers on a websocket: the token rides as a subprotocol.
+            headers = {**request.headers, "Authorization": f"Bearer {token}"}
         try:
-            principal = authenticate(ctx.store, request.headers, request.cookies)
+            principal = authenticate(ctx.store, headers, request.cookies)
         except AuthFailed as e:
             raise Unauthenticated(e.message, code=e.code) from None
     if principal is None:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
 from peer.api.errors import ConflictError, ValidationFailed
 from peer.api.resources.common import get_or_404, update_record
 from peer.api.resources.tasks import TASK, new_task, task_op
 from peer.api.resources.vms import observed_state
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
+from peer.vmconsole import console_websocket, is_websocket
 
 routes = Routes(tag="vms")
 
@@ -137,10 +140,16 @@ async def migrate_vm(req: ApiRequest) -> Reply:
     summary="Where to reach a VM's console",
     response=CONSOLE,
 )
-async def console_vm(req: ApiRequest) -> Reply:
-    """The hosting peer and its console endpoints (VNC socket, serial log)."""
+async def console_vm(req: ApiRequest) -> Reply | web.StreamResponse:
+    """The hosting peer and its console endpoints (VNC socket, serial log).
+
+    With ``Upgrade: websocket`` (subprotocol ``binary``, as noVNC offers) the
+    answer is the console itself, relayed through whichever peer was asked
+    (peer/vmconsole.py)."""
     vm_id = req.params["vm_id"]
     rec = get_or_404(req, "vms", vm_id, "VM")
+    if is_websocket(req):
+        return await console_websocket(req, vm_id)
     st = req.store.get("vm_status", vm_id)
     node = (st.value.get("node") if st else None) or rec.value.get("placement")
     if st is None or not st.value.get("console"):
