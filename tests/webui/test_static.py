@@ -15,12 +15,29 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from peer.api.app import build_app
+from peer.auth.passwords import hash_password
 from peer.auth.roles import Role
+from peer.auth.tokens import make_token
+from peer.auth.users import user_value
+from peer.config import NodeConfig
+from peer.context import PeerContext
 from peer.webui_static import add_webui
 from raft.store import LocalStore, put
-from tests.peer.api.conftest import add_token, add_user, make_ctx
 
 MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+def make_ctx(store: LocalStore, tmp_path: Path) -> PeerContext:
+    config = NodeConfig(data_dir=tmp_path, cluster_name="test")
+    return PeerContext(config=config, store=store, node_id="n1", hostname="h1", address="127.0.0.1")
+
+
+async def add_token(store: LocalStore, user: str, role: Role) -> str:
+    """A user with that role (cheap scrypt) and a bearer token for them."""
+    pw = hash_password("pw-" + "x" * 10, n=2**4, r=1, p=1)
+    t = make_token(user, role, "test", None, created_by=user)
+    await store.commit([put("users", user, user_value(role, pw)), put("tokens", t.id, t.value)])
+    return t.token
 
 
 @pytest.fixture
@@ -110,8 +127,6 @@ async def test_the_console_relay_wants_an_operator_token_and_relays_bytes(
     app = build_app(make_ctx(store, tmp_path))
     add_webui(app, dist)
     c = await aiohttp_client(app)
-    await add_user(store, "op", Role.OPERATOR)
-    await add_user(store, "view", Role.VIEWER)
     op = await add_token(store, "op", Role.OPERATOR)
     viewer = await add_token(store, "view", Role.VIEWER)
     with tempfile.TemporaryDirectory(dir="/tmp") as d:
