@@ -295,8 +295,7 @@ def render_html(res: RunResult) -> str:
     )
     err = f'<p style="color:#d62728"><b>run error:</b> {esc(res.error)}</p>' if res.error else ""
     logs = "".join(
-        f"<h3>{esc(h)} did not answer at the end: its peer log</h3>"
-        f"<pre>{esc(chr(10).join(t))}</pre>"
+        f"<h3>{esc(h)}: the end of its peer log</h3><pre>{esc(chr(10).join(t))}</pre>"
         for h, t in res.host_logs.items()
     )
     return (

@@ -235,7 +235,7 @@ class Run:
         for step in steps:
             if self.stop_nemesis.wait(max(0.0, t0 + step.at - self.history.now())):
                 return
-            fault = fl.build(self.lab, step.to_json(), self.cfg.watchdog_s)
+            fault = fl.build(self.lab, step.to_json(), self.cfg.watchdog_s, self.clients)
             rec: dict[str, Any] = {
                 **fault.describe(),
                 "start": self.history.now(),
@@ -274,7 +274,7 @@ class Run:
     def log_tails(
         self, rnd: dict[str, dict[str, Any] | None], lines: int = 40
     ) -> dict[str, list[str]]:
-        """The end of the peer log of every host that did not answer at the end."""
+        """The end of the peer log of every host that did not answer in ``rnd``."""
         out: dict[str, list[str]] = {}
         for h in sorted(self.clients):
             if rnd.get(h) is None:
@@ -341,6 +341,8 @@ class Run:
             self.observer.close()
             end = self.history.now()
             verdicts = self.check(rounds, waited, final_set, work_start, heal_t, end)
+            if any(v.status == FAIL for v in verdicts):  # keep every host's story
+                self.host_logs = self.log_tails({}, lines=300)
         except Exception as e:  # the report says what broke; the lab still goes down
             log.exception("run failed")
             error = f"{e.__class__.__name__}: {e}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaos.client import PeerClient
 from chaos.faults.base import TABLE, Fault
 from chaos.faults.clock import ClockJump
 from chaos.faults.disk import DiskFull
@@ -26,7 +27,9 @@ KINDS = (
 )
 
 
-def build(lab: Lab, spec: dict[str, Any], watchdog_s: float) -> Fault:
+def build(
+    lab: Lab, spec: dict[str, Any], watchdog_s: float, clients: dict[str, PeerClient] | None = None
+) -> Fault:
     """A fault from a schedule step: ``{"kind", "hosts", "groups", "params"}``."""
     kind, hosts, p = spec["kind"], list(spec.get("hosts") or []), dict(spec.get("params") or {})
     if kind == "kill9":
@@ -34,9 +37,9 @@ def build(lab: Lab, spec: dict[str, Any], watchdog_s: float) -> Fault:
     if kind == "power_cycle":
         return PowerCycle(lab, hosts)
     if kind == "pause":
-        return PauseHost(lab, hosts, watchdog_s)
+        return PauseHost(lab, hosts, watchdog_s, clients)
     if kind == "peer_crash":
-        return CrashPeer(lab, hosts, watchdog_s)
+        return CrashPeer(lab, hosts, watchdog_s, clients)
     if kind in ("partition", "partition_oneway"):
         return Partition(lab, spec["groups"], oneway=kind == "partition_oneway")
     if kind == "flap":
