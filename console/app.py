@@ -7,6 +7,7 @@ without a terminal (the tmux tests drive the real one).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,9 +15,12 @@ from typing import Any
 
 from console import fmt
 from console.client import LocalClient
+from console.errors import ConsoleError
 from console.model import Snapshot, fetch
 from console.screens.base import Screen
 from console.ui import Line
+
+log = logging.getLogger("console")
 
 AUTH_IDLE_S = 300.0  # the console stays unlocked this long after the last action
 
@@ -109,18 +113,42 @@ class App:
         return self.client.call(method, path, body)
 
     # -- the loop's side ---------------------------------------------------------------
+    # The console on TTY1 must keep running: a bug in one screen is logged and
+    # shown on the message line, and the console goes back to the main screen.
+    def _guard(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except ConsoleError as e:
+            self.say(str(e), "error")
+        except Exception as e:
+            log.exception("console error")
+            self.home()
+            self.say(f"internal error ({type(e).__name__}: {e}); back to the main screen", "error")
+
     def tick(self) -> None:
-        if self.clock() - self.snap.taken_at >= self.options.refresh_s:
-            self.refresh()
-        self.stack[-1].tick(self)
+        def step() -> None:
+            if self.clock() - self.snap.taken_at >= self.options.refresh_s:
+                self.refresh()
+            self.stack[-1].tick(self)
+
+        self._guard(step)
 
     def key(self, name: str) -> None:
         if name == "CTRL_C":
             return  # the console on TTY1 must not be closed by a stray Ctrl-C
-        self.stack[-1].on_key(self, name)
+        self._guard(lambda: self.stack[-1].on_key(self, name))
 
     def frame(self, width: int, height: int) -> list[Line]:
         """The whole screen: title bar, the screen's body, hints and a message."""
+        try:
+            return self._frame(width, height)
+        except Exception as e:
+            log.exception("console error while drawing")
+            self.home()
+            self.say(f"internal error ({type(e).__name__}: {e}); back to the main screen", "error")
+            return self._frame(width, height)
+
+    def _frame(self, width: int, height: int) -> list[Line]:
         screen = self.stack[-1]
         p = self.snap.peer
         left = f" QUANTIX {p.get('version', '')}  {screen.title}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=30,
         help="network changes roll back unless confirmed within this time (5-600)",
     )
+    ap.add_argument("--log", type=Path, help="append errors (with tracebacks) to this file")
     ap.add_argument(
         "--test-ssh-seconds",
         type=int,
@@ -37,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     if not 5 <= args.confirm_seconds <= 600:
         print("quantix console: --confirm-seconds must be 5-600", file=sys.stderr)
         return 2
+    if args.log is not None:
+        logging.basicConfig(
+            filename=str(args.log),
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(message)s",
+        )
     sock = socket_path(args.config, args.socket)
     options = Options(
         refresh_s=max(0.2, args.refresh),

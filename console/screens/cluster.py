@@ -29,10 +29,12 @@ class ClusterScreen(Screen):
         for m in c.get("members") or []:
             role = "leader" if m.get("leader") else ("voter" if m.get("voter") else "replica")
             age = m.get("lease_age_s")
+            name = fmt.clip(str(m.get("hostname") or m.get("node_id") or "-"), 16)
+            addr, state = str(m.get("address") or "-"), str(m.get("state") or "-")
             out.append(
                 Line(
-                    f"  {fmt.clip(str(m.get('hostname')), 16):<16} {m.get('address', '-'):<16} "
-                    f"{m.get('state', '-'):<12} {role:<8} {'-' if age is None else f'{age:.1f} s'}",
+                    f"  {name:<16} {addr:<16} {state:<12} {role:<8} "
+                    f"{'-' if age is None else f'{float(age):.1f} s'}",
                     "ok" if m.get("state") == "active" else "warn",
                 )
             )

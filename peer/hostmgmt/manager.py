@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ log = logging.getLogger("peer.hostmgmt")
 DEFAULT_CONFIRM_S = 30
 ADMIN_APPLY_TIMEOUT_S = 600.0
 HOOK_WAIT_S = 20.0
+STALE_FILE_WAIT_S = 10.0
 
 
 class HostManager:
@@ -61,9 +63,34 @@ class HostManager:
         self._cpu_prev = telemetry.read_cpu_times()
         self._arm_ssh()
         if self.state.get("network_pending"):
-            self._arm_network()
+            self._rollback_at_start()
         if self.state.get("pending_admin_hash"):
             self._admin_task = asyncio.create_task(self._apply_admin_password())
+
+    def _rollback_at_start(self) -> None:
+        """A change still unconfirmed when the peer stopped is rolled back now,
+        before the API binds its address (which may be the one being restored).
+        pyroute2's synchronous API cannot run on the event loop's thread."""
+        pending = self.state.get("network_pending")
+        errors: list[HostError] = []
+
+        def restore() -> None:
+            try:
+                netlink.restore(pending["previous"])
+            except HostError as e:
+                errors.append(e)
+
+        worker = threading.Thread(target=restore, name="hostmgmt-rollback")
+        worker.start()
+        worker.join(30)
+        if errors:
+            log.error("could not roll back the unconfirmed network change: %s", errors[0].message)
+            return
+        if pending["settings"].get("dns"):
+            self._write_resolv(self._resolv_path(), pending.get("previous_dns") or [])
+        self.state.set("network_pending", None)
+        log.warning("network change unconfirmed when the peer stopped: rolled back at start")
+        self._local_log("network.rollback", "peer", "ok", reason="unconfirmed at restart")
 
     # -- helpers ------------------------------------------------------------------
     @property
@@ -141,6 +168,7 @@ class HostManager:
             "factory": self.is_factory,
             "setup_required": self.setup_required,
             "local_password": bool(self.state.get("local_password_hash")),
+            "admin_password_pending": bool(self.state.get("pending_admin_hash")),
             "cpu_percent": cpu,
             "memory": telemetry.read_memory(),
             "uptime_s": telemetry.read_uptime(),
@@ -429,8 +457,10 @@ class HostManager:
         """After the wizard founded a cluster: give its admin the wizard's password
         (instead of the random first password). Only if this host founded it."""
         deadline = time.monotonic() + ADMIN_APPLY_TIMEOUT_S
+        stale = self.ctx.config.data_dir / "initial-admin-password"
+        admin_seen: float | None = None
         while time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.2)
             pw_hash = self.state.get("pending_admin_hash")
             if not pw_hash:
                 return
@@ -445,16 +475,21 @@ class HostManager:
                 log.info("joined an existing cluster: its admin keeps its password")
                 self.state.set("pending_admin_hash", None)
                 return
+            # The daemon writes the random first password's file right after it
+            # creates the admin: wait for it, so that it is not left behind.
+            admin_seen = admin_seen or time.monotonic()
+            if not stale.exists() and time.monotonic() - admin_seen < STALE_FILE_WAIT_S:
+                continue
+            # A new password also clears failed logins and a lock.
+            value = dict(admin.value, password_hash=pw_hash, failed_logins=0, locked_until=None)
             try:
-                await store.commit(
-                    [put("users", "admin", dict(admin.value, password_hash=pw_hash), admin.version)]
-                )
+                await store.commit([put("users", "admin", value, expect=admin.version)])
             except StoreError as e:
                 log.info("admin password not set yet (%s); retrying", e.code)
                 continue
             self.state.set("pending_admin_hash", None)
-            stale = self.ctx.config.data_dir / "initial-admin-password"
             stale.unlink(missing_ok=True)  # that random password no longer works
+            log.info("the setup wizard's password is now the cluster admin's")
             await self._cluster_audit(
                 "host.setup.admin", "ok", "host.setup", "admin password set by the setup wizard"
             )

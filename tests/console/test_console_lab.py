@@ -226,6 +226,22 @@ def test_static_address_kept_when_confirmed(
     assert _has(lab, host, old)
 
 
+def test_change_unconfirmed_when_the_peer_stops_is_rolled_back_at_start(
+    member: tuple[Lab, Host, str],
+) -> None:
+    lab, host, _ = member
+    api = LocalApi(sock(host))
+    old, new = _static(host, api, 203)
+    status, _ = api.post("/host/network", {"mode": "static", "address": new, "confirm_s": 600})
+    assert status == 202 and _has(lab, host, new)
+    assert lab.stop(host.name)
+    assert _has(lab, host, new)  # the peer is down; its change is still there
+    lab.start(host.name)
+    wait_for(lambda: api.get("/cluster")["leader"], 90, "the peer back as leader")
+    assert _has(lab, host, old) and not _has(lab, host, new)
+    assert api.get("/host/status")["network"].get("pending") is None
+
+
 def test_five_wrong_passwords_lock_the_console_across_restarts(
     member: tuple[Lab, Host, str], console: TmuxConsole
 ) -> None:

@@ -58,11 +58,18 @@ def test_first_boot_wizard_creates_the_admin_that_logs_in(tmp_path: Path) -> Non
         console.save("wizard-done")
         console.keys("Enter")
 
-        def login() -> bool:
-            status, _ = api.post("/auth/login", {"username": "admin", "password": password})
-            return status == 200
-
-        wait_for(login, 90, "the wizard's admin password to log in")
+        # Wait for the peer to say the password is set: every failed login would
+        # count towards the account's lockout.
+        wait_for(
+            lambda: (
+                api.get("/cluster")["leader"]
+                and not api.get("/host/status")["admin_password_pending"]
+            ),
+            90,
+            "the wizard's password on the cluster admin",
+        )
+        status, body = api.post("/auth/login", {"username": "admin", "password": password})
+        assert status == 200 and body["user"] == "admin" and body["role"] == "admin"
         assert api.post("/auth/login", {"username": "admin", "password": "wrong"})[0] == 401
         text = console.wait(r"Role:\s+leader", 30)
         console.save("wizard-main-after")

@@ -20,7 +20,9 @@ class TmuxConsole:
         self.name = "qxc-" + secrets.token_hex(4)
         # LINES/COLUMNS (set by some runners) would override the pane's real size.
         cmd = ["env", "-u", "LINES", "-u", "COLUMNS", sys.executable, "-m", "console.main"]
-        cmd += ["--socket", str(sock), *args]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.log = ARTIFACTS / f"{self.name}.log"  # the console's own errors, if any
+        cmd += ["--socket", str(sock), "--log", str(self.log), *args]
         # Each console has its own tmux server (-L): tests on other workers that
         # end their last session cannot take this one's server down with them.
         self.tmux = ["tmux", "-L", self.name]
@@ -76,3 +78,5 @@ class TmuxConsole:
 
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True, check=False)
+        if self.log.exists() and self.log.stat().st_size == 0:
+            self.log.unlink()  # keep only the logs that say something
