@@ -4,12 +4,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peer.ha.fencing import DeadNode, LeaseObserver, dead_nodes, default_margin
+from peer.ha.maintenance import draining_hosts, plan_evacuation
 from peer.ha.recovery import plan_recovery
 from peer.scheduler import records
 from peer.scheduler.model import Lease
 from peer.scheduler.placement import Placer
 from peer.scheduler.policy import SchedulerPolicy
-from tests.peer.scheduler.build import cluster, host, vm
+from tests.peer.scheduler.build import NOW, cluster, host, vm
 
 
 @settings(max_examples=300, deadline=None)
@@ -80,3 +81,68 @@ def test_restarts_within_any_window_never_exceed_the_limit(failures, max_restart
             assert "will not restart" in plan.refused["v"]
     for t in done:
         assert sum(1 for u in done if t - window < u <= t) <= max_restarts
+
+
+@st.composite
+def busy_clusters(draw):
+    hosts = [
+        host(
+            f"h{i}",
+            cpus=draw(st.integers(2, 8)),
+            mem=draw(st.sampled_from([4096, 8192])),
+            state=draw(st.sampled_from(["active", "active", "maintenance"])),
+        )
+        for i in range(draw(st.integers(2, 5)))
+    ]
+    names = [h for h, _ in hosts]
+    vms = [
+        vm(
+            f"v{i:02d}",
+            vcpus=draw(st.integers(1, 4)),
+            mem=draw(st.sampled_from([512, 1024, 2048])),
+            placement=draw(st.sampled_from(names)),
+            ha=draw(st.booleans()),
+            priority=draw(st.integers(0, 3)),
+        )
+        for i in range(draw(st.integers(0, 20)))
+    ]
+    dead = draw(st.sets(st.sampled_from(names), max_size=2))
+    return hosts, vms, dead
+
+
+def usage(state, moves):
+    """vCPUs and memory booked per host once ``moves`` (vm -> host) are applied."""
+    cpu, mem = {}, {}
+    for v in state.vms.values():
+        h = moves.get(v.id, v.placement)
+        cpu[h] = cpu.get(h, 0) + v.vcpus
+        mem[h] = mem.get(h, 0) + v.memory_mib
+    return cpu, mem
+
+
+@settings(max_examples=150, deadline=None)
+@given(busy_clusters())
+def test_recovery_and_evacuation_never_overfill_or_use_unavailable_hosts(c):
+    hosts, vms, dead_set = c
+    state = cluster(hosts, vms)
+    alive = [h for h, _ in hosts if h not in dead_set]
+    ok = [h for h in alive if state.nodes[h].state == "active"]
+    policy = SchedulerPolicy()
+    placer = Placer(state, policy, ok)
+    dead = {h: DeadNode(h, 1) for h in dead_set}
+    plan = plan_recovery(state, placer, dead, alive, NOW)
+    moves = {r.vm: r.target for r in plan.restarts}
+    evac = plan_evacuation(state, placer, draining_hosts(state, alive), NOW)
+    targets = set(moves.values()) | {m.target for m in evac.moves}
+    assert targets <= set(ok)  # active, live hosts only
+    for r in plan.restarts:
+        assert state.vms[r.vm].ha.enabled and state.vms[r.vm].placement in dead_set
+    cpu, mem = usage(state, moves)
+    for m in evac.moves:  # a moving VM is booked on both ends until it arrives
+        cpu[m.target] = cpu.get(m.target, 0) + state.vms[m.vm].vcpus
+        mem[m.target] = mem.get(m.target, 0) + state.vms[m.vm].memory_mib
+    before_cpu, before_mem = usage(state, {})
+    for h in targets:
+        node = state.nodes[h]
+        assert cpu[h] <= max(node.cpus * policy.cpu_overcommit, before_cpu.get(h, 0))
+        assert mem[h] <= max(node.memory_mib, before_mem.get(h, 0))
