@@ -197,3 +197,20 @@ def test_main_frame_fits_80x24_and_shows_the_host() -> None:
     app.key("ESC")
     app.key("F3")
     assert isinstance(app.stack[-1], LoginScreen)
+
+
+def test_a_failing_screen_does_not_take_the_console_down() -> None:
+    from console.screens.base import Screen
+
+    class Broken(Screen):
+        title = "broken"
+
+        def on_key(self, app: Any, key: str) -> None:
+            raise KeyError("boom")
+
+    app = App(FakeClient(), Options())
+    app.refresh()
+    app.push(Broken())
+    app.key("x")
+    assert len(app.stack) == 1 and "internal error (KeyError" in app.message[0]
+    assert len(app.frame(80, 24)) == 24
