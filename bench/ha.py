@@ -47,7 +47,7 @@ from raft.store import LocalStore, put
 from raft.testnode import free_ports
 
 HOSTS, VMS, NOW, RUNS = 64, 10_000, 1_000_000.0, 3
-LAB_NOTE = "needs lab: run with the lab, daemon and reconciler (chaos harness)"
+LAB_NOTE = "need the lab: python -m bench ha --lab --plug (root; builds a 3-host lab, ~4 min)"
 
 
 def workload(hosts: int = HOSTS, vms: int = VMS) -> dict[str, list[Record]]:
