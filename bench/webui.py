@@ -11,7 +11,8 @@
 - ``dashboard_1000_vms_render_ms``: navigation start to the dashboard showing VM
   counts that add up to 1000, logged in, the API mocked in the browser
   (Playwright's ``page.route``: no network or server cost); median.
-- ``vm_table_1000_rows_render_ms``: the same for the VM list's 1000 rows.
+- ``vm_list_1000_vms_render_ms``: the same for the VM list (its first page of
+  100 rows and the pager saying "of 1000").
 
 Needs ``webui/dist`` (``scripts/setup.sh`` builds it), node and Debian's chromium.
 """
@@ -38,7 +39,7 @@ TARGETS = {
     "initial_js_gzip_kb": 300.0,
     "time_to_interactive_ms": None,
     "dashboard_1000_vms_render_ms": 1000.0,
-    "vm_table_1000_rows_render_ms": None,
+    "vm_list_1000_vms_render_ms": None,
 }
 
 
@@ -98,7 +99,7 @@ def main(argv: list[str]) -> int:
     b = asyncio.run(browser_figures(args.runs))
     for k in ("time_to_interactive_ms", "dashboard_1000_vms_render_ms"):
         figures[k] = b[k]
-    figures["vm_table_1000_rows_render_ms"] = b["vm_table_1000_rows_render_ms"]
+    figures["vm_list_1000_vms_render_ms"] = b["vm_list_1000_vms_render_ms"]
     figures["runs"] = b["runs"]
     if args.json:
         print(json.dumps(figures))

@@ -61,9 +61,10 @@ try {
       const total = [...ul.querySelectorAll("li span.tabular-nums")].reduce((s, x) => s + Number(x.textContent), 0);
       return total === n ? performance.now() : false;
     }));
-    out.table.push(await measure(browser, true, "/vms", (n) => (document.querySelectorAll("tr[data-vm]").length === n ? performance.now() : false)));
+    // The VM list shows the first page (100 rows) of the 1000, with the pager.
+    out.table.push(await measure(browser, true, "/vms", (n) => (document.querySelectorAll("tr[data-vm]").length === 100 && document.body.textContent.includes(`of ${n}`) ? performance.now() : false)));
   }
-  console.log(JSON.stringify({ runs: RUNS, time_to_interactive_ms: median(out.tti), dashboard_1000_vms_render_ms: median(out.dash), vm_table_1000_rows_render_ms: median(out.table), samples: out }));
+  console.log(JSON.stringify({ runs: RUNS, time_to_interactive_ms: median(out.tti), dashboard_1000_vms_render_ms: median(out.dash), vm_list_1000_vms_render_ms: median(out.table), samples: out }));
 } finally {
   await browser.close();
 }

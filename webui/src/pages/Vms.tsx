@@ -28,6 +28,7 @@ export function useVmActions() {
   }, [["vms"], ["tasks"], ["cluster"]]);
 }
 
+export const PAGE = 100;
 const STATES = ["running", "stopped", "paused", "pending", "defining", "shutting_down", "migrating", "error"];
 
 export default function Vms() {
@@ -41,12 +42,16 @@ export default function Vms() {
     sort: (sp.get("sort") as SortKey) ?? "name",
     dir: sp.get("dir") === "desc" ? "desc" : "asc",
   };
-  const setF = (patch: Partial<VmQuery>) => {
+  const setF = (patch: Partial<VmQuery> & { page?: number }) => {
     const next = new URLSearchParams(sp);
     for (const [k, v] of Object.entries(patch)) (v ? next.set(k, String(v)) : next.delete(k));
+    if (!("page" in patch)) next.delete("page");
     setSp(next, { replace: true });
   };
   const rows = useMemo(() => filterVms(vms.data ?? [], f), [vms.data, f.q, f.state, f.host, f.sort, f.dir]); // eslint-disable-line react-hooks/exhaustive-deps
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE));
+  const pageNo = Math.min(pages, Math.max(1, Number(sp.get("page")) || 1));
+  const shown = rows.slice((pageNo - 1) * PAGE, pageNo * PAGE);
   const [sel, setSel] = useState<Set<string>>(new Set());
   const [confirmDel, setConfirmDel] = useState(false);
   const act = useVmActions();
@@ -144,7 +149,8 @@ export default function Vms() {
                   <th className={cx(th, "w-8")}>
                     <input
                       type="checkbox"
-                      aria-label="Select all"
+                      aria-label={`Select all ${rows.length}`}
+                      title={`Select all ${rows.length} matching VMs`}
                       checked={selected.length === rows.length}
                       onChange={(e) => setSel(e.target.checked ? new Set(rows.map((v) => v.id)) : new Set())}
                     />
@@ -160,7 +166,7 @@ export default function Vms() {
               </tr>
             </thead>
             <tbody>
-              {rows.map((v) => (
+              {shown.map((v) => (
                 <tr key={v.id} className="hover:bg-zinc-50 dark:hover:bg-zinc-800/40" data-vm={v.name}>
                   {canWrite && (
                     <td className={td}>
@@ -210,6 +216,21 @@ export default function Vms() {
               ))}
             </tbody>
           </Table>
+        )}
+        {pages > 1 && (
+          <nav className="flex items-center justify-between gap-2 border-t border-zinc-100 px-3 pt-3 text-xs text-zinc-500 dark:border-zinc-800" aria-label="Pages">
+            <span>
+              {(pageNo - 1) * PAGE + 1}–{Math.min(rows.length, pageNo * PAGE)} of {rows.length}
+            </span>
+            <span className="flex gap-2">
+              <Button disabled={pageNo <= 1} onClick={() => setF({ page: pageNo - 1 })}>
+                Previous
+              </Button>
+              <Button disabled={pageNo >= pages} onClick={() => setF({ page: pageNo + 1 })}>
+                Next
+              </Button>
+            </span>
+          </nav>
         )}
       </Card>
       <Modal
