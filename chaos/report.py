@@ -283,6 +283,44 @@ CSS = (
 )
 
 
+def phase_table(res: RunResult) -> str:
+    av = next((v for v in res.verdicts if v["checker"] == "availability"), None)
+    if av is None:
+        return "<p>(no availability verdict)</p>"
+    head = [
+        "phase",
+        "start s",
+        "end s",
+        "requests",
+        "failed",
+        "unknown",
+        "failed+unknown",
+        "majority side",
+        "majority longest gap s",
+    ]
+    rows = []
+    for p in av["evidence"].get("phases", []):
+        cells = [
+            p["name"],
+            f"{p['start']:.1f}",
+            f"{p['end']:.1f}",
+            p["requests"],
+            p["failed"],
+            p["timed_out_or_unknown"],
+            p["failed_fraction"],
+            ", ".join(p["majority"]),
+            p.get("majority_max_unavailable_s", "-"),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+    return (
+        "<table><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for h in head)
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
 def render_html(res: RunResult) -> str:
     c = res.config
     fig = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in res.figures.items())
@@ -310,6 +348,7 @@ def render_html(res: RunResult) -> str:
         f"<h2>Timeline</h2><p>{fault_legend()}</p>{timeline_svg(res)}"
         f"<h2>Checkers</h2><table><tr><th>checker</th><th>verdict</th><th>what it saw</th></tr>"
         f"{verdict_rows(res.verdicts)}</table>"
+        f"<h2>Availability per phase</h2>{phase_table(res)}"
         f"<h2>Figures</h2><table>{fig}</table>{logs}"
         f"<h2>Faults</h2><table><tr><th>start s</th><th>end s</th><th>kind</th><th>hosts</th>"
         f"<th>parameters</th><th>notes</th></tr>{faults}</table>"

@@ -15,6 +15,11 @@ from chaos.checkers.verdict import FAIL, PASS, Verdict
 from chaos.history import Op
 
 
+def answered(o: Op) -> bool:
+    """The peer answered: ok, or refused with a 4xx (a 412 CAS conflict is an answer)."""
+    return o.type == "ok" or (o.type == "fail" and not (o.error or "").startswith("connect"))
+
+
 def phase_stats(
     ops: Sequence[Op], start: float, end: float, hosts: set[str] | None
 ) -> dict[str, Any]:
@@ -24,23 +29,26 @@ def phase_stats(
         if start <= o.start < end and o.type != "invoke" and (hosts is None or o.host in hosts)
     ]
     n = len(sel)
-    fail = sum(1 for o in sel if o.type == "fail")
+    ok = sum(1 for o in sel if o.type == "ok")
+    refused = sum(1 for o in sel if o.type == "fail" and answered(o))
+    unreachable = sum(1 for o in sel if o.type == "fail" and not answered(o))
     unknown = sum(1 for o in sel if o.type == "unknown")
     return {
         "requests": n,
-        "ok": n - fail - unknown,
-        "failed": fail,
-        "timed_out_or_unknown": unknown,
-        "failed_fraction": round((fail + unknown) / n, 4) if n else None,
+        "ok": ok,
+        "refused_4xx": refused,
+        "unreachable": unreachable,
+        "timed_out_or_5xx": unknown,
+        "failed_fraction": round((unreachable + unknown) / n, 4) if n else None,
     }
 
 
 def longest_gap(ops: Sequence[Op], start: float, end: float, hosts: set[str]) -> float:
-    """Longest stretch in [start, end] without an ok answer through ``hosts``."""
+    """Longest stretch in [start, end] without an answer through ``hosts``."""
     oks = sorted(
         o.end
         for o in ops
-        if o.type == "ok" and o.end is not None and o.host in hosts and start <= o.end <= end
+        if answered(o) and o.end is not None and o.host in hosts and start <= o.end <= end
     )
     points = [start, *oks, end]
     return round(max(b - a for a, b in itertools.pairwise(points)), 3)

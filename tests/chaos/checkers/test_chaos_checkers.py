@@ -177,5 +177,13 @@ def test_availability_gap_on_the_majority_side() -> None:
     phase = {"name": "partition", "start": 0, "end": 10, "majority": ["h1", "h2"]}
     v = check_availability(ops, [phase], bound_s=3)
     assert v.status == PASS and v.evidence["phases"][0]["failed_fraction"] == round(2 / 12, 4)
+    # A refusal (412 CAS conflict) is an answer; a refused connection is not.
+    refused = [op("cas", [1, 2], t, t + 0.1, "fail", host="h1") for t in range(0, 10)]
+    for o in refused:
+        o.error = "precondition_failed"
+    assert check_availability(refused, [phase], bound_s=3).status == PASS
+    for o in refused:
+        o.error = "connect: ConnectionRefusedError"
+    assert check_availability(refused, [phase], bound_s=3).status == FAIL
     silent = [o for o in ops if o.start < 2 or o.start > 7]
     assert check_availability(silent, [phase], bound_s=3).status == FAIL
