@@ -73,6 +73,8 @@ class RunResult:
     hosts: dict[str, str] = field(default_factory=dict)  # host -> node id
     ha_vms: dict[str, str] = field(default_factory=dict)  # vm id -> name
     host_logs: dict[str, list[str]] = field(default_factory=dict)  # silent hosts' log tails
+    final_set: list[str] | None = None  # the consistent list read after healing
+    convergence_rounds: list[dict[str, Any]] = field(default_factory=list)  # the last few
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -130,6 +132,8 @@ class Run:
         self.fault_log: list[dict[str, Any]] = []
         self.fault_errors: list[str] = []
         self.host_logs: dict[str, list[str]] = {}
+        self.final_set: set[str] | None = None
+        self.rounds: list[dict[str, dict[str, Any] | None]] = []
         self.ha_vms: dict[str, str] = {}
         self.reg_keys = [f"reg-{k}" for k in range(cfg.registers)]
 
@@ -336,8 +340,9 @@ class Run:
             for w in self.workers:
                 w.join(timeout=30)
             rounds, waited = self.converge()
+            self.rounds = rounds
             self.host_logs = self.log_tails(rounds[-1] if rounds else {})
-            final_set = self.final_reads()
+            final_set = self.final_set = self.final_reads()
             self.observer.close()
             end = self.history.now()
             verdicts = self.check(rounds, waited, final_set, work_start, heal_t, end)
@@ -370,6 +375,8 @@ class Run:
             hosts=host_ids,
             ha_vms=self.ha_vms,
             host_logs=self.host_logs,
+            final_set=sorted(self.final_set) if self.final_set is not None else None,
+            convergence_rounds=self.rounds[-5:],
             error=error,
         )
 
