@@ -44,6 +44,9 @@ class NodeConfig:
     # Local unix socket for the console (network-independent).
     local_socket: Path | None = None
     log_level: str = "info"
+    # Arm /dev/watchdog (Linux softdog or hardware) so that a hung daemon fences too.
+    # Off by default: on a machine that is not a dedicated host it would reset it.
+    watchdog: bool = False
     labels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -88,6 +91,10 @@ def parse_config(text: str) -> NodeConfig:
             kw[key] = float(val)
         elif key in _STR_FIELDS:
             kw[key] = None if val is None else str(val)
+        elif key == "watchdog":
+            if not isinstance(val, bool):
+                raise ConfigError(f"watchdog must be true or false, got {val!r}")
+            kw[key] = val
         elif key == "seeds":
             if not isinstance(val, list):
                 raise ConfigError("seeds must be a list of host:port")

@@ -66,6 +66,7 @@ class Peer:
         self.discovery: Discovery | None = None
         self.store: RaftStore | None = None
         self.formation: Formation | None = None
+        self.watchdog: Any = None
 
     # -- start-up --------------------------------------------------------------
     async def run(self) -> int:
@@ -252,9 +253,12 @@ class Peer:
         assert self.store is not None
         from peer.ha.lease import LeaseRenewer
         from peer.ha.manager import HAManager
+        from peer.ha.watchdog import Watchdog
         from peer.membership import MembershipManager
 
         cfg = self.config
+        self.watchdog = Watchdog.from_config(cfg)
+        self.watchdog.open()  # armed from here: the lease renewer feeds it
         renewer = LeaseRenewer(
             self.store,
             self.ctx.node_id,
@@ -262,6 +266,10 @@ class Peer:
             fence_after=cfg.fence_after,
             on_fence=self._on_fence,
             on_unfence=self._on_unfence,
+            watchdog=self.watchdog,
+            # Fencing kills this host's guests' QEMU processes at once (all in
+            # parallel), well within the leader's margin, before anything slower.
+            plug=True,
         )
         ha = HAManager.from_context(self.ctx)
         members = MembershipManager(
@@ -406,6 +414,8 @@ class Peer:
             await self.runner.cleanup()
         if self.store is not None:
             await self.store.stop()
+        if self.watchdog is not None:
+            self.watchdog.close()  # an orderly stop disarms it (unless we fenced)
         log.info("stopped")
 
 

@@ -1,0 +1,173 @@
+"""High availability on real hosts: real peers in namespaces, real QEMU guests.
+
+Kill -9 of a host (its peer and its QEMUs) and a host cut off from the others:
+its HA VMs run again on other hosts within the bound, and at no sampled instant
+do two live QEMU processes exist for one VM (observed per host, by process).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaos.lab import Host, Lab
+from tests.util import LocalApi, wait_for
+
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
+
+# Defaults: heartbeat 1 s, fence_after 6 s, margin 2 s; plus detection and a boot.
+FAILOVER_BOUND = 40.0
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    root = Path(tempfile.mkdtemp(prefix="qxh", dir="/tmp"))  # short: unix socket paths
+    lab = Lab("h" + secrets.token_hex(3), root)
+    try:
+        yield lab
+    finally:
+        lab.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class QemuSampler:
+    """Which lab host runs a live QEMU for each VM, sampled every 0.1 s."""
+
+    def __init__(self, hosts: list[Host]) -> None:
+        self.netns = {h.name: h.netns for h in hosts}
+        self.doubles: list[tuple[str, list[str]]] = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> dict[str, list[str]]:
+        where: dict[str, list[str]] = {}
+        for host, ns in self.netns.items():
+            out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+            for pid in out.stdout.split():
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                except (OSError, IndexError):
+                    continue
+                names = [a for a in cmd if a.startswith(b"guest=qx-")]
+                if names and state not in ("T", "t", "Z", "X"):
+                    vm = names[0].split(b",")[0].removeprefix(b"guest=qx-").decode()
+                    where.setdefault(vm, []).append(host)
+        return where
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.samples += 1
+            first = self.sample()
+            if any(len(h) > 1 for h in first.values()):
+                again = self.sample()  # a process that exited between reads is not a double
+                self.doubles += [(vm, h) for vm, h in again.items() if len(h) > 1]
+
+    def __enter__(self) -> QemuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def api(h: Host) -> LocalApi:
+    return LocalApi(h.dir / "peer.sock", timeout=10)
+
+
+def running_on(h: Host, vm_id: str) -> str | None:
+    """The node running the VM's current placement, as ``h`` sees it."""
+    v = api(h).get(f"/vms/{vm_id}")
+    st = v.get("status") or {}
+    current = st.get("epoch") == v.get("placement_epoch") and st.get("node") == v.get("placement")
+    return str(st["node"]) if st.get("state") == "running" and current else None
+
+
+def three_voters(hosts: list[Host]) -> bool:
+    c = api(hosts[0]).get("/cluster")
+    return bool(c["leader"]) and sum(bool(m["voter"]) for m in c["members"]) == 3
+
+
+def start_ha_vms(lab: Lab, n: int) -> tuple[list[Host], list[str], dict[str, Host]]:
+    hosts = lab.up(3)
+    wait_for(lambda: three_voters(hosts), 90, "3 voters")
+    ids = []
+    for i in range(n):
+        spec: dict[str, Any] = {"name": f"ha{i}", "vcpus": 1, "memory_mib": 64}
+        spec |= {"desired": "running", "ha": {"enabled": True}}
+        status, body = api(hosts[0]).post("/vms", spec)
+        assert status in (200, 201), body
+        ids.append(body["id"])
+    wait_for(lambda: all(running_on(hosts[0], v) for v in ids), 120, "the HA guests running")
+    by_node = {api(h).get("/peer")["node_id"]: h for h in hosts}
+    return hosts, ids, by_node
+
+
+def busiest(hosts: list[Host], ids: list[str], by_node: dict[str, Host]) -> tuple[Host, list[str]]:
+    where = {v: running_on(hosts[0], v) for v in ids}
+    counts = [n for n in where.values() if n]
+    top = max(set(counts), key=lambda n: (counts.count(n), n))
+    return by_node[str(top)], [v for v, n in where.items() if n == top]
+
+
+def test_killed_host_ha_vms_run_elsewhere_and_never_twice(lab: Lab) -> None:
+    hosts, ids, by_node = start_ha_vms(lab, 2)
+    victim, moved = busiest(hosts, ids, by_node)
+    survivor = next(h for h in hosts if h is not victim)
+    with QemuSampler(hosts) as watch:
+        t0 = time.monotonic()
+        lab.kill(victim.name)  # the peer and its QEMUs, kill -9
+
+        gone = (None, *by_node_of(victim, by_node))
+
+        def all_elsewhere() -> bool:
+            return all(running_on(survivor, v) not in gone for v in moved)
+
+        wait_for(all_elsewhere, FAILOVER_BOUND, "the HA VMs to run on other hosts")
+        took = time.monotonic() - t0
+        # The dead host comes back: it must not start its old copies.
+        lab.start(victim.name)
+        wait_for(lambda: api(victim).get("/peer")["raft"]["role"] in ("follower", "leader"),
+                 60, "the returning host to rejoin")  # fmt: skip
+        wait_for(lambda: watch.samples > 50, 30, "enough QEMU samples after the return")
+    assert watch.doubles == [], f"double runs: {watch.doubles[:5]}"
+    assert took < FAILOVER_BOUND
+    assert all(running_on(survivor, v) for v in moved)
+
+
+def by_node_of(h: Host, by_node: dict[str, Host]) -> tuple[str, ...]:
+    return tuple(nid for nid, host in by_node.items() if host is h)
+
+
+def test_cut_off_host_stops_its_vms_before_the_majority_starts_them(lab: Lab) -> None:
+    hosts, ids, by_node = start_ha_vms(lab, 2)
+    victim, moved = busiest(hosts, ids, by_node)
+    survivor = next(h for h in hosts if h is not victim)
+    victim_id = by_node_of(victim, by_node)[0]
+    with QemuSampler(hosts) as watch:
+        lab.exec(victim.name, ["ip", "link", "set", "eth0", "down"])
+        try:
+
+            def moved_away() -> bool:
+                return all(running_on(survivor, v) not in (None, victim_id) for v in moved)
+
+            wait_for(moved_away, FAILOVER_BOUND, "the HA VMs to run on the majority side")
+        finally:
+            lab.exec(victim.name, ["ip", "link", "set", "eth0", "up"])
+        # Back on the network: its fenced copies stay down, the cluster heals.
+        wait_for(lambda: three_voters(hosts), 90, "the cut-off host to be back")
+        samples_then = watch.samples
+        wait_for(lambda: watch.samples > samples_then + 30, 30, "QEMU samples after healing")
+    assert watch.doubles == [], f"double runs: {watch.doubles[:5]}"
+    assert all(running_on(survivor, v) not in (None, victim_id) for v in moved)
