@@ -153,7 +153,6 @@ def test_bootstrapper_killed_during_formation_still_ends_in_one_cluster(lab: Lab
     assert len({peer(h)["cluster_id"] for h in hosts}) == 1
 
 
-@pytest.mark.slow
 def test_seven_hosts_five_voters_and_a_dead_voter_is_replaced(lab: Lab) -> None:
     hosts = lab.up(7)
     wait_for(lambda: formed(hosts, 7), 120, "7 hosts to form")
