@@ -3,7 +3,7 @@ import { NavLink, useLocation } from "react-router";
 import { Activity, Boxes, HardDrive, LayoutDashboard, LogOut, Menu, Moon, Server, Settings, Sun, Wifi, WifiOff, X } from "lucide-react";
 import { markMovedFrom, useConnection } from "../api/connection";
 import { useLiveMode } from "../api/live";
-import { useCluster } from "../api/queries";
+import { useCluster, useNodes } from "../api/queries";
 import { logout } from "../api/session";
 import type { Auth } from "../api/auth";
 import { Badge, cx, stateTone } from "./ui";
@@ -63,6 +63,7 @@ export function Layout({ auth, children }: { auth: Auth; children: ReactNode }) 
   const loc = useLocation();
   const { theme, toggle } = useTheme();
   const cluster = useCluster();
+  useNodes(); // keeps the list of members to fail over to (connection.ts), whatever the page
   useEffect(() => setOpen(false), [loc.pathname]);
   const health = cluster.data?.health.status;
   return (

@@ -97,8 +97,8 @@ export default function HostDetail() {
                 )}
               </Card>
               <Card title={memUsed(n) === null ? "Running VMs (live; memory use not reported)" : "Memory used (live)"} className="lg:col-span-2">
-                {samples.length < 2 ? (
-                  <p className="py-16 text-center text-zinc-500">Collecting samples (one every 10 s)…</p>
+                {samples.length < 1 ? (
+                  <p className="py-16 text-center text-zinc-500">Waiting for the first sample…</p>
                 ) : (
                   <div className="h-56">
                     <ResponsiveContainer width="100%" height="100%">
