@@ -150,11 +150,11 @@ class App:
 
     def _frame(self, width: int, height: int) -> list[Line]:
         screen = self.stack[-1]
+        body = screen.render(self, width, height - 4)[: max(0, height - 4)]  # may set the title
         p = self.snap.peer
         left = f" QUANTIX {p.get('version', '')}  {screen.title}"
         right = f"{p.get('hostname', '')}  {time.strftime('%H:%M:%S')} "
         top = left + " " * max(1, width - len(left) - len(right)) + right
-        body = screen.render(self, width, height - 4)[: max(0, height - 4)]
         body += [Line()] * (height - 4 - len(body))
         msg, style = self.message
         hint = screen.hint

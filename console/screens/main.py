@@ -51,7 +51,7 @@ class MainScreen(Screen):
                 "Leader",
                 f"{leader['hostname']} ({leader['address']})" if leader else "-",
             ),
-            kv("Cluster health", f"{health}  ({len(members)} hosts)", hstyle),
+            kv("Cluster health", f"{health}  ({_hosts(len(members))})", hstyle),
             kv(
                 "Management IP",
                 f"{p.get('address', '-')}  on {host.get('network', {}).get('interface') or '-'}",
@@ -121,3 +121,7 @@ class MainScreen(Screen):
             app.require_auth("power", system.PowerScreen)
         elif key == "F12":
             app.require_auth("the emergency shell", system.ShellScreen)
+
+
+def _hosts(n: int) -> str:
+    return f"{n} host" if n == 1 else f"{n} hosts"

@@ -112,6 +112,7 @@ class ConfirmNetworkScreen(Screen):
         net = app.snap.host.get("network") or {}
         pending = net.get("pending")
         if self.outcome:
+            self.title, self.hint = "Network (F2)", "Esc/Enter: back to the main screen"
             return [
                 Line(),
                 Line("  " + self.outcome, self.outcome_style),
