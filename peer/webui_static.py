@@ -173,4 +173,5 @@ def add_webui(app: web.Application, root: Path | None = None) -> None:
     handler = make_handler(root or dist_dir())
     app.router.add_route("GET", "/webui/vnc/{vm_id}", vnc_proxy, name="webui_vnc")
     app.router.add_route("GET", "/", handler, name="webui_root")
-    app.router.add_route("GET", "/{tail:.*}", handler, name="webui")
+    # The API's own paths never reach this route, so its 404s and 405s stay its own.
+    app.router.add_route("GET", "/{tail:(?!api/|metrics|webui/).*}", handler, name="webui")

@@ -82,6 +82,10 @@ async def test_the_api_keeps_its_paths_and_files_outside_dist_stay_hidden(
     assert r.status == 200 and (await r.json())["status"]
     r = await c.get("/api/v1/no-such-thing")
     assert r.status == 404 and (await r.json())["code"] == "not_found"
+    r = await c.post("/api/v1/no-such-thing", json={})
+    assert r.status == 404 and (await r.json())["code"] == "not_found"
+    r = await c.post("/api/v1/health", json={})
+    assert r.status == 405
     r = await c.get("/%2e%2e/secret.txt")
     assert "not for you" not in await r.text()
     r = await c.get("/assets/../../secret.txt")
