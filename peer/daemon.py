@@ -44,6 +44,7 @@ from peer.logs import kv, setup_logging
 from peer.node_record import NodeRecorder
 from peer.pending import PendingStore
 from peer.tls import ensure_certificate, server_context
+from peer.vmhost import routes as vmhost_routes
 from peer.webui_static import add_webui
 from raft.errors import Conflict, StoreError
 from raft.node import RaftStore
@@ -115,7 +116,7 @@ class Peer:
         return 0
 
     async def _serve_api(self, cert: Path, key: Path) -> None:
-        app = build_app(self.ctx, extra_routes=[join_routes, *host_routes(self.ctx)])
+        app = build_app(self.ctx, extra_routes=[join_routes, vmhost_routes, *host_routes(self.ctx)])
         add_webui(app)  # the web UI at / (webui/dist), after the API's routes
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()

@@ -101,3 +101,66 @@ def test_console_websocket_from_the_hosting_peer_and_from_another(lab: Lab) -> N
     with pytest.raises(aiohttp.WSServerHandshakeError) as e:
         asyncio.run(first_bytes(other.url + path, protocols=("binary",)))
     assert e.value.status == 401
+
+
+def test_serial_log_and_snapshots_through_any_peer(lab: Lab) -> None:
+    hosts = lab.up(2)
+
+    def formed() -> bool:
+        c = api(hosts[0]).get("/cluster")
+        return bool(c["leader"]) and sum(m["voter"] for m in c["members"]) == 2
+
+    wait_for(formed, 60, "2 voters")
+    status, tok = api(hosts[0]).post("/tokens", {"name": "snap", "user": "admin"})
+    assert status == 201, tok
+    auth = {"Authorization": f"Bearer {tok['token']}"}
+    # A directory every host sees (the lab's stand-in for NFS).
+    shared = lab.dir / "shared"
+    status, pool = api(hosts[0]).post(
+        "/pools", {"name": "shared", "path": str(shared), "shared": True}
+    )
+    assert status == 201, pool
+    spec = {"name": "snap1", "vcpus": 1, "memory_mib": 64, "desired": "running"}
+    disk = {"size_gib": 1, "pool": "shared"}
+    status, vm = api(hosts[0]).post("/vms", {**spec, "disks": [disk]})
+    assert status in (200, 201), vm
+    vm_id = vm["id"]
+
+    def running() -> dict[str, Any] | None:
+        status = api(hosts[0]).get(f"/vms/{vm_id}").get("status") or {}
+        assert status.get("state") != "error", status
+        return status if status.get("state") == "running" else None
+
+    node = wait_for(running, 120, "the VM to run")["node"]
+    by_id = {api(h).get("/peer")["node_id"]: h for h in hosts}
+    other = next(h for nid, h in by_id.items() if nid != node)
+    base = other.url + f"api/v1/vms/{vm_id}"
+
+    async def calls() -> list[tuple[int, Any]]:
+        out = []
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=_tls()), headers=auth
+        ) as s:
+            for method, url, body in [
+                ("GET", base + "/serial?offset=0", None),
+                ("POST", base + "/snapshots", {"name": "before"}),
+                ("GET", base + "/snapshots", None),
+                ("POST", base + "/snapshots/before/revert", None),
+                ("POST", base + "/snapshots", {"name": "bad name!"}),
+                ("DELETE", base + "/snapshots/before", None),
+                ("GET", base + "/snapshots", None),
+                ("DELETE", base + "/snapshots/nope", None),
+            ]:
+                async with s.request(method, url, json=body) as r:
+                    out.append((r.status, await r.json() if r.status != 204 else None))
+        return out
+
+    (serial, made, listed, reverted, bad, deleted, after, missing) = asyncio.run(calls())
+    assert serial[0] == 200 and isinstance(serial[1]["data"], str), serial
+    assert made[0] == 201, made
+    assert listed[0] == 200 and [s["name"] for s in listed[1]["items"]] == ["before"], listed
+    assert reverted[0] == 200, reverted
+    assert bad[0] == 422 and bad[1]["code"] == "validation_failed", bad
+    assert deleted[0] == 204, deleted
+    assert after[1]["items"] == [], after
+    assert 400 <= missing[0] < 500 and missing[1]["code"], missing
