@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 from pathlib import Path
@@ -13,20 +12,49 @@ from console.errors import ApiRefused, PeerUnreachable
 PREFIX = "/api/v1"
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
+def _dechunk(body: bytes) -> bytes:
+    out, rest = b"", body
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out, rest = out + rest[:size], rest[size + 2 :]
+    return out
 
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        try:
-            s.connect(self.unix_path)
-        except OSError:
-            s.close()
-            raise
-        self.sock = s
+
+def request(
+    sock_path: str, method: str, path: str, body: bytes | None, timeout: float
+) -> tuple[int, bytes]:
+    """One HTTP/1.1 request over a unix socket (``Connection: close``).
+
+    A few lines instead of http.client, which brings ssl and email along: about
+    6 MiB of the console's memory."""
+    head = [f"{method} {path} HTTP/1.1", "Host: localhost", "Connection: close"]
+    if body is not None:
+        head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(timeout)
+        s.connect(sock_path)
+        s.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + (body or b""))
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    finally:
+        s.close()
+    raw = b"".join(chunks)
+    header, sep, payload = raw.partition(b"\r\n\r\n")
+    lines = header.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if not sep or len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise ValueError("not an HTTP response")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        payload = _dechunk(payload)
+    elif "content-length" in headers:
+        payload = payload[: int(headers["content-length"])]
+    return int(parts[1]), payload
 
 
 class LocalClient:
@@ -37,27 +65,21 @@ class LocalClient:
     def call(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
         """The decoded JSON answer; ApiRefused for 4xx/5xx; PeerUnreachable when
         the socket does not answer."""
-        conn = _UnixConnection(self.sock, timeout or self.timeout)
+        data = None if body is None else json.dumps(body).encode()
         try:
-            data = None if body is None else json.dumps(body).encode()
-            headers = {"Content-Type": "application/json"} if data is not None else {}
-            conn.request(method, PREFIX + path, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-        except (OSError, http.client.HTTPException) as e:
+            status, raw = request(self.sock, method, PREFIX + path, data, timeout or self.timeout)
+        except (OSError, ValueError) as e:
             raise PeerUnreachable(f"the peer does not answer on {self.sock}: {e}") from None
-        finally:
-            conn.close()
         try:
             decoded = json.loads(raw) if raw else None
         except ValueError:
             decoded = None
-        if resp.status >= 400:
+        if status >= 400:
             d = decoded if isinstance(decoded, dict) else {}
             raise ApiRefused(
-                resp.status,
+                status,
                 str(d.get("code", "error")),
-                str(d.get("message", f"HTTP {resp.status}")),
+                str(d.get("message", f"HTTP {status}")),
                 d.get("details") or {},
             )
         return decoded
