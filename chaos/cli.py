@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.lab import DEFAULT_ROOT
-from chaos.report import markdown_table, write_report, write_summary
+from chaos.report import load_results, markdown_table, write_report, write_summary
 from chaos.runner import Run, RunConfig, RunResult
 from chaos.scenarios import PROFILES, SCENARIOS, scenario_names
 
@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ha-vms", type=int, default=None)
     r.add_argument("-v", "--verbose", action="store_true")
     sub.add_parser("list", help="list scenarios and profiles")
-    t = sub.add_parser("table", help="print a report folder's scenarios x checkers as Markdown")
+    t = sub.add_parser(
+        "table", help="redraw a report folder's pages and summary; print scenarios x checkers"
+    )
     t.add_argument("folder", type=Path)
     return p
 
@@ -92,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"profile {pname}: {prof}")
         return 0
     if args.cmd == "table":
+        results = load_results(args.folder)
+        for r in results:
+            write_report(r, args.folder / r.config["scenario"])
+        write_summary(results, args.folder)
         print(markdown_table(json.loads((args.folder / "summary.json").read_text())))
         return 0
     logging.basicConfig(

@@ -287,30 +287,30 @@ def phase_table(res: RunResult) -> str:
     av = next((v for v in res.verdicts if v["checker"] == "availability"), None)
     if av is None:
         return "<p>(no availability verdict)</p>"
-    head = [
-        "phase",
-        "start s",
-        "end s",
-        "requests",
-        "failed",
-        "unknown",
-        "failed+unknown",
-        "majority side",
-        "majority longest gap s",
+    cols = [
+        ("phase", "name"),
+        ("start s", "start"),
+        ("end s", "end"),
+        ("requests", "requests"),
+        ("ok", "ok"),
+        ("refused (4xx)", "refused_4xx"),
+        ("unreachable", "unreachable"),
+        ("timed out / 5xx", "timed_out_or_5xx"),
+        ("unavailable fraction", "failed_fraction"),
+        ("majority side", "majority"),
+        ("majority longest gap s", "majority_max_unavailable_s"),
     ]
+    head = [c for c, _ in cols]
     rows = []
     for p in av["evidence"].get("phases", []):
-        cells = [
-            p["name"],
-            f"{p['start']:.1f}",
-            f"{p['end']:.1f}",
-            p["requests"],
-            p["failed"],
-            p["timed_out_or_unknown"],
-            p["failed_fraction"],
-            ", ".join(p["majority"]),
-            p.get("majority_max_unavailable_s", "-"),
-        ]
+        cells = []
+        for _, k in cols:
+            v = p.get(k, "-")
+            if isinstance(v, float) and k in ("start", "end"):
+                v = f"{v:.1f}"
+            elif isinstance(v, list):
+                v = ", ".join(str(x) for x in v)
+            cells.append(v)
         rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
     return (
         "<table><tr>"
@@ -357,9 +357,14 @@ def render_html(res: RunResult) -> str:
 
 
 def write_report(res: RunResult, folder: Path) -> None:
+    """result.json first: the HTML page is drawn from it, and a drawing bug loses nothing."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "result.json").write_text(json.dumps(res.to_json(), default=str))
-    (folder / "index.html").write_text(render_html(res))
+    try:
+        page = render_html(res)
+    except Exception as e:  # the verdicts stand; say why there is no picture
+        page = f"<!doctype html><p>cannot draw this report ({esc(repr(e))}); see result.json</p>"
+    (folder / "index.html").write_text(page)
 
 
 CHECKERS = [
@@ -448,3 +453,8 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def load_results(folder: Path) -> list[RunResult]:
+    """Every scenario's result.json under ``folder`` (e.g. runs written by several commands)."""
+    return [RunResult(**json.loads(p.read_text())) for p in sorted(folder.glob("*/result.json"))]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chaos.checkers import PASS, Verdict
+from chaos.checkers.availability import check_availability
 from chaos.faults import KINDS
 from chaos.faults.base import TABLE, TAG, Fault
 from chaos.faults.disk import fill, is_mount, mount_data_tmpfs, unmount
@@ -125,11 +126,14 @@ def test_report_draws_a_timeline_and_shows_each_verdict() -> None:
     h.sample("roles", hosts={"h1": {"role": "leader"}, "h2": None})
     h.sample("qemu", hosts={"h1": {"vm1": [1, "S"]}, "h2": {}}, doubles={})
     v = Verdict("linearizable", PASS, "1 register: linearizable", {"keys": []})
+    av = check_availability(
+        h.ops, [{"name": "quiet", "start": 0.0, "end": 1.0, "majority": ["h1"]}], bound_s=30
+    )
     res = RunResult(
         config={"scenario": "kill9", "nodes": 2, "seed": 5, "duration": 10.0, "kinds": ["kill9"]},
         schedule=[],
         faults=[{"kind": "kill9", "hosts": ["h2"], "start": 0.0, "end": 1.0, "params": {}}],
-        verdicts=[v.to_json()],
+        verdicts=[v.to_json(), av.to_json()],
         status=PASS,
         figures=figures([v], [], h),
         history=h.to_json(),
@@ -138,6 +142,7 @@ def test_report_draws_a_timeline_and_shows_each_verdict() -> None:
     page = render_html(res)
     assert "<svg" in page and "<script" not in page and "ha-0" in page
     assert "1 register: linearizable" in page and "--seed 5" in page
+    assert "Availability per phase" in page and "cannot draw" not in page
     head, rows = summary_table([res])
     assert rows[0][head.index("linearizable")] == PASS
 
