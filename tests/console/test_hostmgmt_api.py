@@ -161,3 +161,12 @@ async def test_setup_is_for_factory_hosts_only(local: LocalApi) -> None:
         local, "POST", "/host/join", {"cluster_name": "other", "secret": "x" * 12}
     )
     assert status == 409 and body["code"] == "not_factory"
+
+
+async def test_ssh_permanent_and_disable(ctx: PeerContext, local: LocalApi) -> None:
+    status, body = await call(local, "POST", "/host/ssh", {"action": "permanent"})
+    assert status == 200 and body["mode"] == "permanent" and body["remaining_s"] is None
+    status, body = await call(local, "POST", "/host/ssh", {"action": "disable"})
+    assert status == 200 and body["mode"] == "off" and not body["enabled"]
+    lines = (ctx.config.data_dir / "hostmgmt" / "audit.log").read_text().splitlines()
+    assert [json.loads(x)["action"] for x in lines][-2:] == ["ssh.permanent", "ssh.disable"]

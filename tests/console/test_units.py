@@ -214,3 +214,24 @@ def test_a_failing_screen_does_not_take_the_console_down() -> None:
     app.key("x")
     assert len(app.stack) == 1 and "internal error (KeyError" in app.message[0]
     assert len(app.frame(80, 24)) == 24
+
+
+def test_http_chunked_bodies_are_decoded() -> None:
+    from console.client import _dechunk
+
+    assert _dechunk(b"4\r\nWiki\r\n6\r\npedia \r\n0\r\n\r\n") == b"Wikipedia "
+
+
+def test_evacuation_sets_maintenance_then_asks_to_migrate_each_vm() -> None:
+    from console.screens.system import evacuate
+
+    client = FakeClient()
+    app = App(client, Options())
+    app.refresh()
+    client.calls.clear()
+    evacuate(app)
+    assert client.calls == [
+        ("PATCH", "/nodes/n1"),
+        ("GET", "/vms?node=n1&limit=1000"),
+        ("POST", "/vms/v1/migrate"),
+    ]
