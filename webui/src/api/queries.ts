@@ -61,7 +61,11 @@ export const useVms = () =>
   useQuery({
     queryKey: ["vms"],
     queryFn: () => listAll<Vm>("/vms"),
-    refetchInterval: (q) => ((q.state.data ?? []).some(settling) ? SETTLE_MS : false),
+    // A big list is costly to refetch: slower while many VMs are in flight.
+    refetchInterval: (q) => {
+      const d = q.state.data ?? [];
+      return d.some(settling) ? (d.length > 200 ? 3 * SETTLE_MS : SETTLE_MS) : false;
+    },
   });
 
 export const useVm = (id: string) =>
