@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from peer.api.keys import CTX_KEY
+from peer.api.keys import CTX_KEY, STREAMS_KEY
 from peer.auth.authenticate import AuthFailed, authenticate
 from peer.auth.roles import Role
 
@@ -141,6 +141,9 @@ async def vnc_proxy(request: web.Request) -> web.StreamResponse:
         return _json_error(503, "console_unavailable", f"cannot reach the VNC socket: {e}")
     ws = web.WebSocketResponse(protocols=(VNC_PROTOCOL,), max_msg_size=4 * 1024 * 1024)
     await ws.prepare(request)
+    # Closed by the app on shutdown, like the API's event streams.
+    streams = request.app[STREAMS_KEY]
+    streams.add(ws)
 
     async def to_browser() -> None:
         while data := await reader.read(CHUNK):
@@ -161,6 +164,7 @@ async def vnc_proxy(request: web.Request) -> web.StreamResponse:
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
             await pump
+        streams.discard(ws)
         writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await writer.wait_closed()
