@@ -55,7 +55,17 @@ export default function Hosts() {
                         <StateBadge state={n.state} />
                         {n.voter === false && <span className="ml-1 text-xs text-zinc-500">non-voter</span>}
                       </td>
-                      <td className={`${td} font-mono text-xs`}>{n.address ?? "—"}</td>
+                      <td className={`${td} font-mono text-xs`}>
+                        {n.address ? (
+                          // Opening each host once lets the browser accept its certificate,
+                          // which the UI needs to move there if this host fails.
+                          <a className="hover:underline" href={`https://${n.address}:${n.api_port ?? 8443}/`} target="_blank" rel="noreferrer" title="Open this host's UI (accept its certificate once)">
+                            {n.address}
+                          </a>
+                        ) : (
+                          "—"
+                        )}
+                      </td>
                       <td className={td}>{n.resources?.cpus ?? "—"}</td>
                       <td className={td}>
                         <div className="mb-1 text-xs text-zinc-500">
