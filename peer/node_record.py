@@ -31,14 +31,14 @@ INTERVAL = 10.0
 
 
 def _coarse(res: dict[str, Any]) -> dict[str, Any]:
-    """The resource fields that matter for placement, rounded to avoid churn."""
-    mem = res.get("memory", {}) if isinstance(res.get("memory"), dict) else {}
+    """The resource fields that matter for placement and the UI, rounded so that
+    load noise does not cause a write every pass."""
     return {
-        "cpus": res.get("cpus") or res.get("cpu_count"),
-        "memory_mib": mem.get("total_mib") or res.get("memory_mib"),
-        "memory_free_mib": int((mem.get("available_mib") or 0) // 256 * 256),
+        "cpus": res.get("cpus"),
+        "cpu_percent": int(float(res.get("cpu_percent") or 0.0) // 5 * 5),
+        "memory_mib": res.get("memory_mib"),
+        "memory_free_mib": int((res.get("memory_available_mib") or 0) // 256 * 256),
         "kvm": res.get("kvm"),
-        "accel": res.get("accel"),
     }
 
 

@@ -83,7 +83,6 @@ function Console({ vm }: { vm: Vm }) {
   const c = useConsole(vm.id, running);
   const nodes = useNodes();
   const token = loadAuth()?.token;
-  const port = (node: string | null) => nodes.data?.find((n) => n.id === node)?.api_port ?? (Number(window.location.port) || 443);
   if (!running) return <Card><Empty title="The VM is not running" hint="Start it to reach its console." /></Card>;
   return (
     <Card title="Console">
@@ -95,7 +94,7 @@ function Console({ vm }: { vm: Vm }) {
         <div className="space-y-3" data-testid="console-info">
           {token ? (
             <Suspense fallback={<Spinner label="Loading the console…" />}>
-              <VncConsole url={`wss://${c.data.address}:${port(c.data.node)}/webui/vnc/${encodeURIComponent(vm.id)}`} token={token} title={`${vm.name} on ${nodes.data?.find((n) => n.id === c.data.node)?.hostname ?? c.data.node}`} />
+              <VncConsole url={`wss://${window.location.host}/api/v1/vms/${encodeURIComponent(vm.id)}/console`} token={token} title={`${vm.name} on ${nodes.data?.find((n) => n.id === c.data.node)?.hostname ?? c.data.node}`} />
             </Suspense>
           ) : (
             <p className="rounded-md bg-amber-50 px-3 py-2 text-amber-900 dark:bg-amber-500/10 dark:text-amber-200">This browser has no API token (log out and in again), which the console needs to reach the VM's host.</p>
