@@ -321,8 +321,18 @@ class DurableJournal:
         """Make every entry appended so far durable (one write, one fdatasync)."""
         if self._buf:
             data = b"".join(self._buf)
+            try:
+                _write_all(self._fd, data, self._written)
+            except OSError:
+                # Disk full or failing: cut what part of it landed so the file ends at
+                # the last whole record, and keep the records buffered for the next
+                # attempt. The caller acknowledges nothing until a sync succeeds, and
+                # the log never gets a gap (a later write would otherwise land after
+                # the lost records' place).
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._written)
+                raise
             self._buf.clear()
-            _write_all(self._fd, data, self._written)
             self._written += len(data)
             self._dirty = True
         if self._dirty:

@@ -167,3 +167,36 @@ def test_snapshot_round_trip_and_damage(tmp_path):
     path.write_bytes(bytes(data[:30]))
     with pytest.raises(CorruptJournal):
         read_snapshot(path)
+
+
+def test_a_failed_write_leaves_no_gap_and_is_retried(tmp_path, monkeypatch):
+    # A disk that fills up mid-write: part of the records land, then ENOSPC.
+    import errno
+
+    import raft.durable as durable
+
+    j = journal(tmp_path)
+    fill(j, 2)
+    j.sync()
+    real = durable._write_all
+
+    def half_then_full(fd, data, offset):
+        real(fd, data[: len(data) // 2], offset)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(durable, "_write_all", half_then_full)
+    j.add(b"cmd3", 3, 1)
+    with pytest.raises(OSError):
+        j.sync()
+    assert j.needs_sync  # nothing was counted as durable
+    monkeypatch.setattr(durable, "_write_all", real)
+    j.add(b"cmd4", 4, 1)
+    j.sync()  # space again: the buffered record goes first, in order
+    j.close()
+    j2 = journal(tmp_path)
+    assert [(e[0], e[1]) for e in j2] == [
+        (b"cmd-1", 1),
+        (b"cmd-2", 2),
+        (b"cmd3", 3),
+        (b"cmd4", 4),
+    ]
