@@ -351,6 +351,8 @@ class Run:
         except Exception as e:  # the report says what broke; the lab still goes down
             log.exception("run failed")
             error = f"{e.__class__.__name__}: {e}"
+            with contextlib.suppress(Exception):
+                self.host_logs = self.log_tails({}, lines=300)
         finally:
             self.stop_nemesis.set()
             self.stop_workers.set()
