@@ -289,6 +289,19 @@ class Run:
                 out[h] = text.splitlines()[-lines:]
         return out
 
+    def wait_ha_running(self) -> None:
+        """Give HA VMs still down after healing up to the HA bound to run again, so a
+        VM that never comes back shows as a late recovery, not a short one cut off."""
+        obs = self.observer
+        assert obs is not None
+
+        def all_live() -> bool:
+            s = obs.sample_qemu()
+            live = {vm for vms in s.values() for vm, (_, st) in vms.items() if st not in "TZX"}
+            return set(self.ha_vms) <= live
+
+        wait_for(all_live, self.cfg.ha_bound_s, interval=1.0)
+
     def final_reads(self) -> set[str] | None:
         hosts = sorted(self.clients)
         for i, k in enumerate(self.reg_keys):
@@ -342,6 +355,7 @@ class Run:
             rounds, waited = self.converge()
             self.rounds = rounds
             self.host_logs = self.log_tails(rounds[-1] if rounds else {})
+            self.wait_ha_running()
             final_set = self.final_set = self.final_reads()
             self.observer.close()
             end = self.history.now()
