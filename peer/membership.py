@@ -110,11 +110,14 @@ class MembershipManager:
 
     async def run(self) -> None:
         while not self._stop.is_set():
+            changed = None
             try:
                 if self.store.is_leader:
-                    await self.step()
+                    changed = await self.step()
             except StoreError as e:
                 log.info("membership step failed", extra=kv(reason=e.message))
+            if changed is not None:
+                continue  # one change is committed: look for the next one at once
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.heartbeat)
 
