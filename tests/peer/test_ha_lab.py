@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -20,12 +19,14 @@ from typing import Any
 import pytest
 
 from chaos.lab import Host, Lab
+from chaos.observer import confirm_doubles, netns_inodes, qemu_processes
 from tests.util import LocalApi, wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
 # Defaults: heartbeat 1 s, fence_after 6 s, margin 2 s; plus detection and a boot.
 FAILOVER_BOUND = 40.0
+LIVE_NOT = ("T", "t", "Z", "X")
 
 
 @pytest.fixture
@@ -40,38 +41,32 @@ def lab() -> Iterator[Lab]:
 
 
 class QemuSampler:
-    """Which lab host runs a live QEMU for each VM, sampled every 0.1 s."""
+    """Which lab host runs a live QEMU for each VM, sampled every 0.1 s (the chaos
+    harness's observer reads /proc: network namespace -> host, -name -> VM)."""
 
     def __init__(self, hosts: list[Host]) -> None:
-        self.netns = {h.name: h.netns for h in hosts}
-        self.doubles: list[tuple[str, list[str]]] = []
+        self.inodes = netns_inodes({h.name: h.netns for h in hosts})
+        self.doubles: list[tuple[str, list[Any]]] = []
         self.samples = 0
+        self.seen: set[str] = set()  # VMs seen live at least once (the sampler works)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def sample(self) -> dict[str, list[str]]:
-        where: dict[str, list[str]] = {}
-        for host, ns in self.netns.items():
-            out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
-            for pid in out.stdout.split():
-                try:
-                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                except (OSError, IndexError):
-                    continue
-                names = [a for a in cmd if a.startswith(b"guest=qx-")]
-                if names and state not in ("T", "t", "Z", "X"):
-                    vm = names[0].split(b",")[0].removeprefix(b"guest=qx-").decode()
-                    where.setdefault(vm, []).append(host)
-        return where
 
     def _run(self) -> None:
         while not self._stop.wait(0.1):
             self.samples += 1
-            first = self.sample()
-            if any(len(h) > 1 for h in first.values()):
-                again = self.sample()  # a process that exited between reads is not a double
-                self.doubles += [(vm, h) for vm, h in again.items() if len(h) > 1]
+            seen = qemu_processes(self.inodes)
+            # A stopped (SIGSTOP) QEMU runs nothing: only live processes count.
+            live = {
+                h: {vm: p for vm, p in vms.items() if p[1] not in LIVE_NOT}
+                for h, vms in seen.items()
+            }
+            self.seen |= {vm for vms in live.values() for vm in vms}
+            self.doubles += [
+                (vm, places)
+                for vm, places in confirm_doubles(live).items()
+                if all(st not in LIVE_NOT for _, _, st in places)
+            ]
 
     def __enter__(self) -> QemuSampler:
         self._thread.start()
@@ -142,6 +137,7 @@ def test_killed_host_ha_vms_run_elsewhere_and_never_twice(lab: Lab) -> None:
                  60, "the returning host to rejoin")  # fmt: skip
         wait_for(lambda: watch.samples > 50, 30, "enough QEMU samples after the return")
     assert watch.doubles == [], f"double runs: {watch.doubles[:5]}"
+    assert set(moved) <= watch.seen
     assert took < FAILOVER_BOUND
     assert all(running_on(survivor, v) for v in moved)
 
@@ -170,4 +166,5 @@ def test_cut_off_host_stops_its_vms_before_the_majority_starts_them(lab: Lab) ->
         samples_then = watch.samples
         wait_for(lambda: watch.samples > samples_then + 30, 30, "QEMU samples after healing")
     assert watch.doubles == [], f"double runs: {watch.doubles[:5]}"
+    assert set(moved) <= watch.seen
     assert all(running_on(survivor, v) not in (None, victim_id) for v in moved)
