@@ -131,9 +131,11 @@ def main(argv: list[str]) -> int:
     for n in sizes:
         lab = Lab(f"bc{n}", root, peer_cmd=peer_cmd)
         try:
-            t0 = time.monotonic()
             lab.up(n)
-            ok = wait_for(partial(check, lab, n), args.timeout, interval=0.25)
+            # From the last peer's start (lab.up starts them one after another and
+            # returns right after the last), as the issue defines it.
+            t0 = time.monotonic()
+            ok = wait_for(partial(check, lab, n), args.timeout, interval=0.1)
             out[f"form_{n}_s"] = round(time.monotonic() - t0, 2) if ok else None
             if not ok:
                 out.setdefault("errors", []).append(

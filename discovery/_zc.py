@@ -99,7 +99,10 @@ class Mdns:
         info = self._service(node_id, port, txt)
         try:
             if self._info is None:
-                await (await self._zc().async_register_service(info))
+                # Instance names are node ids (random, made once per host): no two
+                # hosts share one, so the ~1 s of RFC 6762 probing for a conflict is
+                # skipped and the host is visible at once.
+                await (await self._zc().async_register_service(info, cooperating_responders=True))
             else:
                 await (await self._zc().async_update_service(info))
         except ZeroconfError as e:
