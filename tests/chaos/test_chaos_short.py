@@ -7,6 +7,7 @@ faults one after another, healing, convergence, final reads, the report.
 from __future__ import annotations
 
 import secrets
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -65,15 +66,18 @@ def test_short_profile_injects_every_fault_and_every_invariant_holds(tmp_path: P
         lab_root=root,
         lab_name="s" + secrets.token_hex(3),
     )
-    res = Run(cfg).execute()
+    try:
+        res = Run(cfg).execute()
+        left_behind = (root / cfg.lab_name).exists()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     write_report(res, tmp_path / "report")
     page = (tmp_path / "report" / "index.html").read_text()
     where = f"report: {tmp_path / 'report' / 'index.html'}"
     assert res.error is None, f"{res.error}; {where}"
     assert set(res.figures["fault_kinds"]) == set(KINDS), where
     assert "<svg" in page
-    assert not (root / cfg.lab_name).exists(), "the lab was not taken down"
-    root.rmdir()
+    assert not left_behind, "the lab was not taken down"
     verdicts = {v["checker"]: v for v in res.verdicts}
     assert set(verdicts) == {"linearizable", "reads_written", "sets", "double_run", "ha",
                              "convergence", "availability"}  # fmt: skip
