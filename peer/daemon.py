@@ -308,7 +308,24 @@ class Peer:
         except ImportError:
             log.info("no reconciler in this build: VMs are not run on this host")
             return
-        self._spawn(start_reconciler(self.ctx, self._loops))
+        self._spawn(self._reconcile_when_current(start_reconciler))
+
+    async def _reconcile_when_current(self, start: Any) -> None:
+        """Start the reconciler only once this replica is known to be current (a
+        barrier through the log): a host that comes back must judge its running
+        domains by the placements the cluster has now, not by what it last saw,
+        or it could keep a VM the leader has already restarted elsewhere."""
+        assert self.store is not None
+        while not self._stop.is_set():
+            try:
+                await self.store.barrier(timeout=5.0)
+                break
+            except StoreError as e:
+                log.info("waiting to catch up before running VMs", extra=kv(reason=e.message))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 1.0)
+        if not self._stop.is_set():
+            await start(self.ctx, self._loops)
 
     async def _on_fence(self, *_: Any) -> None:
         log.error("fencing: could not renew the lease; stopping HA VMs on this host")
