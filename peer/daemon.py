@@ -255,6 +255,7 @@ class Peer:
         from peer.ha.lease import LeaseRenewer
         from peer.ha.manager import HAManager
         from peer.ha.watchdog import Watchdog
+        from peer.images import ImageImporter
         from peer.membership import MembershipManager
 
         cfg = self.config
@@ -277,8 +278,9 @@ class Peer:
             self.store, heartbeat=cfg.heartbeat, fence_after=cfg.fence_after
         )
         recorder = NodeRecorder(self.ctx, self.membership)
+        images = ImageImporter(self.ctx, lease_ttl=cfg.fence_after)
         self.ctx.services["ha"] = ha
-        for loop in (renewer, ha, members, recorder):
+        for loop in (renewer, ha, members, recorder, images):
             self._loops.append(loop)
             self._spawn(loop.run())
         self._start_reconciler()

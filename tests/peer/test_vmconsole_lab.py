@@ -164,3 +164,35 @@ def test_serial_log_and_snapshots_through_any_peer(lab: Lab) -> None:
     assert deleted[0] == 204, deleted
     assert after[1]["items"] == [], after
     assert 400 <= missing[0] < 500 and missing[1]["code"], missing
+
+
+def test_image_import_with_checksum_then_a_vm_disk_from_it(lab: Lab) -> None:
+    hosts = lab.up(2)
+    wait_for(lambda: api(hosts[0]).get("/cluster")["leader"], 60, "a leader")
+    shared = lab.dir / "shared"
+    status, _ = api(hosts[0]).post(
+        "/pools", {"name": "shared", "path": str(shared), "shared": True}
+    )
+    assert status == 201
+    src = lab.dir / "source.img"
+    data = secrets.token_bytes(3 * 1024 * 1024)
+    src.write_bytes(data)
+    import hashlib
+
+    digest = hashlib.sha256(data).hexdigest()
+    body = {"name": "tiny", "kind": "disk", "pool": "shared", "source_url": f"file://{src}"}
+    status, good = api(hosts[0]).post("/images", {**body, "sha256": digest})
+    assert status == 201, good
+    status, bad = api(hosts[0]).post("/images", {**body, "name": "bad", "sha256": "0" * 64})
+    assert status == 201, bad
+
+    def state(image_id: str) -> str | None:
+        s = api(hosts[0]).get(f"/images/{image_id}").get("state")
+        return s if s in ("ready", "error") else None
+
+    got = wait_for(lambda: state(good["id"]), 60, "the import")
+    assert got == "ready", api(hosts[0]).get(f"/images/{good['id']}").get("error")
+    assert wait_for(lambda: state(bad["id"]), 60, "the bad import") == "error"
+    img = api(hosts[0]).get(f"/images/{good['id']}")
+    assert img["sha256"] == digest and img["size_bytes"] == len(data)
+    assert Path(img["path"]).read_bytes() == data
