@@ -122,3 +122,18 @@ export const deleteVm = (id: string, force: boolean) => del(`/vms/${encodeURICom
 export const patchNode = (id: string, body: { maintenance?: boolean; labels?: Record<string, string | null> }) => patch<NodeRec>(`/nodes/${encodeURIComponent(id)}`, body);
 export const removeNode = (id: string) => del(`/nodes/${encodeURIComponent(id)}`);
 export const adopt = (id: string) => post(`/cluster/discovered/${encodeURIComponent(id)}/adopt`);
+
+/** A VM's snapshots live on its host; any peer answers (it forwards to the host). */
+export interface Snapshot {
+  name: string;
+  description?: string;
+  created_at?: number | string;
+  state?: string;
+  current?: boolean;
+}
+const snapPath = (id: string) => `/vms/${encodeURIComponent(id)}/snapshots`;
+export const useSnapshots = (id: string, enabled: boolean) =>
+  useQuery({ queryKey: ["snapshots", id], queryFn: async () => (await get<{ items: Snapshot[] }>(snapPath(id))).items, enabled, retry: false });
+export const createSnapshot = (id: string, name: string) => post<Snapshot>(snapPath(id), { name });
+export const revertSnapshot = (id: string, name: string) => post(`${snapPath(id)}/${encodeURIComponent(name)}/revert`);
+export const deleteSnapshot = (id: string, name: string) => del(`${snapPath(id)}/${encodeURIComponent(name)}`);

@@ -3,7 +3,7 @@ import { Link, NavLink, useNavigate, useParams } from "react-router";
 import { ArrowLeft, Trash2 } from "lucide-react";
 import { loadAuth } from "../api/auth";
 import { ApiError, errorText } from "../api/client";
-import { deleteVm, useConsole, useEvents, useNodes, useTasks, useVm, useVolumes, useWrite } from "../api/queries";
+import { createSnapshot, deleteSnapshot, deleteVm, revertSnapshot, useConsole, useEvents, useNodes, useSnapshots, useTasks, useVm, useVolumes, useWrite } from "../api/queries";
 import type { Vm } from "../api/types";
 import { ago, bytes, mib, when } from "../lib/format";
 import { vmState } from "../lib/vmfilter";
@@ -104,6 +104,74 @@ function Console({ vm }: { vm: Vm }) {
           </p>
         </div>
       )}
+    </Card>
+  );
+}
+
+const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function Snapshots({ vm }: { vm: Vm }) {
+  const placed = Boolean(vm.placement);
+  const snaps = useSnapshots(vm.id, placed);
+  const [name, setName] = useState("");
+  const keys = [["snapshots", vm.id], ["vm", vm.id]];
+  const create = useWrite((n: string) => createSnapshot(vm.id, n), keys);
+  const revert = useWrite((n: string) => revertSnapshot(vm.id, n), keys);
+  const remove = useWrite((n: string) => deleteSnapshot(vm.id, n), keys);
+  const valid = SNAPSHOT_NAME.test(name);
+  const failed = create.error ?? revert.error ?? remove.error;
+  if (!placed) return <Card title="Snapshots"><Empty title="Not placed on a host yet" hint="Snapshots live on the VM's host." /></Card>;
+  return (
+    <Card title="Snapshots">
+      <form
+        className="mb-4 flex flex-wrap items-end gap-2"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (valid) create.mutate(name, { onSuccess: () => setName("") });
+        }}
+      >
+        <label className="flex flex-col gap-1 text-sm">
+          <span>New snapshot</span>
+          <input
+            className="rounded-md border border-zinc-300 bg-transparent px-2 py-1 dark:border-zinc-700"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            placeholder="before-upgrade"
+            aria-invalid={name !== "" && !valid}
+            aria-describedby="snap-help"
+          />
+        </label>
+        <Button type="submit" variant="primary" disabled={!valid} busy={create.isPending}>Take snapshot</Button>
+        <span id="snap-help" className="text-xs text-zinc-500">Letters, digits, '.', '_' and '-'; disks and, when running, memory.</span>
+      </form>
+      {failed ? <p role="alert" className="mb-3 text-sm text-red-600">{errorText(failed)}</p> : null}
+      <Loadable q={snaps} empty={(all) => (all.length ? null : <Empty title="No snapshots" hint="Take one above." />)}>
+        {(all) => (
+          <Table label="Snapshots">
+            <thead>
+              <tr>
+                <th className={th}>Name</th>
+                <th className={th}>Taken</th>
+                <th className={th}>State</th>
+                <th className={th}><span className="sr-only">Actions</span></th>
+              </tr>
+            </thead>
+            <tbody>
+              {all.map((s) => (
+                <tr key={s.name}>
+                  <td className={td}>{s.name}{s.current ? " (current)" : ""}</td>
+                  <td className={td}>{typeof s.created_at === "number" ? when(s.created_at) : (s.created_at ?? "—")}</td>
+                  <td className={td}>{s.state ?? "—"}</td>
+                  <td className={cx(td, "space-x-2 text-right")}>
+                    <Button onClick={() => revert.mutate(s.name)} busy={revert.isPending && revert.variables === s.name}>Revert</Button>
+                    <Button variant="danger" onClick={() => remove.mutate(s.name)} busy={remove.isPending && remove.variables === s.name}>Delete</Button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </Table>
+        )}
+      </Loadable>
     </Card>
   );
 }
@@ -229,11 +297,7 @@ export default function VmDetail() {
             </nav>
             {tab === "summary" && <Summary vm={v} />}
             {tab === "console" && <Console vm={v} />}
-            {tab === "snapshots" && (
-              <Card title="Snapshots">
-                <Empty title="No snapshots" hint="The API has no snapshot resource yet; snapshots will be listed here once it does." />
-              </Card>
-            )}
+            {tab === "snapshots" && <Snapshots vm={v} />}
             {tab === "disks" && <Disks vm={v} />}
             {tab === "events" && <VmEvents vm={v} />}
             <Modal
