@@ -187,7 +187,7 @@ class Peer:
         )
         await store.start()
         self.store = store
-        self.ctx.store = store
+        # Saved first: from here on a restart comes back into this cluster.
         self.membership.save(
             joined=True,
             cluster_name=cluster_name,
@@ -196,6 +196,9 @@ class Peer:
             voter=voter or bootstrap,
         )
         self.membership.save_secret(secret)
+        if not bootstrap and not await self._caught_up(store):
+            return
+        self.ctx.store = store
         if bootstrap:
             await self._found_cluster(cluster_name, cluster_id, raft_addr)
         self.ctx.services.pop("accept_adoption", None)
@@ -211,6 +214,21 @@ class Peer:
             )
         self._start_loops()
         log.info("member of the cluster", extra=kv(cluster=cluster_name, raft=raft_addr))
+
+    async def _caught_up(self, store: RaftStore) -> bool:
+        """Wait until this replica has applied everything committed before now (a
+        barrier through the log). Until then the API keeps answering from the
+        PendingStore ("not finished joining"), so a host that just joined or
+        restarted never serves an empty or stale state as if it were current."""
+        while not self._stop.is_set():
+            try:
+                await store.barrier(timeout=5.0)
+                return True
+            except StoreError as e:
+                log.info("catching up with the cluster", extra=kv(reason=e.message))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 0.5)
+        return False
 
     async def _found_cluster(self, cluster_name: str, cluster_id: str, raft_addr: str) -> None:
         assert self.store is not None

@@ -91,9 +91,14 @@ class Formation:
                     log.info("formation", extra=kv(action=d.action, reason=d.reason))
                 self.decision = d
                 if d.action == "bootstrap":
+                    cluster_id = new_cluster_id()
+                    # Claim the name on the LAN before the slow part (Raft start,
+                    # first commits): a host that settles meanwhile sees a member
+                    # of this cluster and joins it instead of bootstrapping too.
+                    await disc.async_update(cluster_id=cluster_id, role="member")
                     await self.peer.become_member(
                         self.cluster_name,
-                        new_cluster_id(),
+                        cluster_id,
                         self.secret,
                         voters=[],
                         voter=True,
