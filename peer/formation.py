@@ -24,6 +24,8 @@ from peer.logs import kv
 log = logging.getLogger("peer.formation")
 
 RETRY_AFTER_REFUSAL = 3.0
+# A member that is still starting answers 503: it will be ready in a moment.
+RETRY_WHILE_STARTING = 0.3
 
 
 def new_cluster_id() -> str:
@@ -108,7 +110,8 @@ class Formation:
                 elif d.action == "join" and d.target is not None:
                     if await self._join(d.target.api_url):
                         break
-                    await asyncio.sleep(RETRY_AFTER_REFUSAL)
+                    starting = "HTTP 503" in (self.error or "")
+                    await asyncio.sleep(RETRY_WHILE_STARTING if starting else RETRY_AFTER_REFUSAL)
                 else:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), 0.25)
