@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +49,7 @@ class Values:
         return v if v <= MAX_VLAN else None
 
 
-class Worker(threading.Thread):
+class Worker(threading.Thread, ABC):
     def __init__(
         self, name: str, history: History, stop: threading.Event, seed: int, pace_s: float
     ) -> None:
@@ -63,8 +64,9 @@ class Worker(threading.Thread):
             self.step()
             self.stop.wait(self.pace_s * self.rng.uniform(0.5, 1.5))
 
+    @abstractmethod
     def step(self) -> None:
-        raise NotImplementedError
+        """One operation of this workload, recorded in the history."""
 
 
 class RegisterWorker(Worker):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Any
 
@@ -19,7 +20,7 @@ TABLE = "quantix_chaos"  # the nftables table every chaos rule lives in
 TAG = "quantix-chaos"  # comment on each rule, for people reading `nft list ruleset`
 
 
-class Fault:
+class Fault(ABC):
     """One fault on some hosts. Subclasses implement ``inject`` and ``heal``;
     ``tick`` runs about every 0.2 s while the fault is held (flapping, watchdogs)."""
 
@@ -43,11 +44,13 @@ class Fault:
     def whole_cluster_down(self) -> bool:
         return False
 
+    @abstractmethod
     def inject(self) -> None:
-        raise NotImplementedError
+        """Put the fault in place."""
 
+    @abstractmethod
     def heal(self) -> None:
-        raise NotImplementedError
+        """Undo it; must work even if ``inject`` failed half-way."""
 
     def tick(self, elapsed: float) -> None:
         return None

@@ -141,11 +141,8 @@ class PowerCycle(KillHost):
         return True
 
 
-class PauseHost(Fault):
-    """SIGSTOP of every process on the hosts, SIGCONT on heal; reset by the watchdog
-    if frozen for ``watchdog_s`` or not renewing its lease in time after."""
-
-    kind = "pause"
+class WatchedFault(Fault):
+    """A fault on hosts whose (emulated) hardware watchdog may reset them."""
 
     def __init__(
         self,
@@ -163,6 +160,13 @@ class PauseHost(Fault):
             "watchdog_s": self.watchdog.timeout_s,
             "reset_by_watchdog": sorted(self.watchdog.reset),
         }
+
+
+class PauseHost(WatchedFault):
+    """SIGSTOP of every process on the hosts, SIGCONT on heal; reset by the watchdog
+    if frozen for ``watchdog_s`` or not renewing its lease in time after."""
+
+    kind = "pause"
 
     def inject(self) -> None:
         self.watchdog.arm()
@@ -183,28 +187,11 @@ class PauseHost(Fault):
         self.watchdog.after_heal(self.hosts, self.notes)
 
 
-class CrashPeer(Fault):
+class CrashPeer(WatchedFault):
     """kill -9 of the peer daemon alone (its guests keep running); restarted on heal.
     The watchdog resets the host if the peer does not renew within ``watchdog_s``."""
 
     kind = "peer_crash"
-
-    def __init__(
-        self,
-        lab: Lab,
-        hosts: list[str],
-        watchdog_s: float = DEFAULT_WATCHDOG_S,
-        clients: dict[str, PeerClient] | None = None,
-    ) -> None:
-        super().__init__(hosts)
-        self.lab = lab
-        self.watchdog = Watchdog(lab, clients, watchdog_s)
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "watchdog_s": self.watchdog.timeout_s,
-            "reset_by_watchdog": sorted(self.watchdog.reset),
-        }
 
     def inject(self) -> None:
         self.watchdog.arm()

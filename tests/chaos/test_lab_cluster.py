@@ -16,11 +16,9 @@ from chaos.lab import Lab, wait_for
 from chaos.lab.http import ApiError, get_json
 from peer.membership import target_voters
 
-DAEMON = Path(__file__).resolve().parents[2] / "peer" / "daemon.py"
 pytestmark = [
     pytest.mark.xdist_group("lab"),
     pytest.mark.lab,
-    pytest.mark.skipif(not DAEMON.exists(), reason="the peer daemon has not landed yet"),
 ]
 
 

@@ -31,8 +31,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.xdist_group("lab"),
     pytest.mark.lab,
-    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
 ]
 
 
@@ -66,6 +64,8 @@ def formed(lab: Lab, n: int) -> bool:
 
 
 def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> None:
+    assert shutil.which("node"), "node is missing (the machine ships Node 20)"
+    assert CHROMIUM.exists(), "Debian's chromium is missing: scripts/setup.sh installs it"
     if not (WEBUI / "dist" / "index.html").exists():
         pytest.fail("webui/dist is missing: run scripts/setup.sh (make test does)")
     hosts = lab.up(3)
