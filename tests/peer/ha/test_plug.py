@@ -3,6 +3,8 @@
 import secrets
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from peer.ha.plug import guest_pids, pull_the_plug
 
@@ -30,6 +32,12 @@ def test_a_real_process_is_killed():
         [sys.executable, "-c", "import time; time.sleep(60)", f"guest=qx-{vm},debug-threads=on"]
     )
     try:
+        # Popen returns before the child has exec'd: wait until /proc shows its command line.
+        cmdline = Path(f"/proc/{p.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while f"guest=qx-{vm}".encode() not in cmdline.read_bytes():
+            assert time.monotonic() < deadline, "the test process never showed its cmdline"
+            time.sleep(0.01)
         killed = pull_the_plug({vm})
         assert killed == {p.pid: vm}
         assert p.wait(10) == -9
