@@ -1,12 +1,17 @@
-"""A LocalStore that can lose its quorum or hang, and a settable clock."""
+"""A LocalStore that can lose its quorum or hang, a settable clock, and a process
+that looks like a guest's QEMU to peer.ha.plug."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from raft.errors import NoQuorum
 from raft.store import LocalStore
+from tests.util import wait_for as wait_until
 
 
 class Clock:
@@ -49,3 +54,16 @@ async def wait_for(predicate, timeout: float = 5.0) -> None:
         if time.monotonic() > end:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.005)
+
+
+def fake_guest(vm: str) -> subprocess.Popen[bytes]:
+    """A sleeping process whose command line carries ``guest=qx-<vm>`` as QEMU's
+    does. Returns once /proc shows that command line: Popen returns before the
+    child has exec'd, and a plug looking earlier finds nothing."""
+    p = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", f"guest=qx-{vm},debug-threads=on"]
+    )
+    marker = f"guest=qx-{vm}".encode()
+    cmdline = Path(f"/proc/{p.pid}/cmdline")
+    wait_until(lambda: marker in cmdline.read_bytes(), 10, "the fake guest's exec", 0.01)
+    return p

@@ -3,13 +3,11 @@
 import asyncio
 import logging
 import secrets
-import subprocess
-import sys
 import time
 
 from peer.ha.lease import LeaseRenewer
 from peer.ha.watchdog import Watchdog
-from tests.peer.ha.fakes import Clock, FlakyStore, wait_for
+from tests.peer.ha.fakes import Clock, FlakyStore, fake_guest, wait_for
 
 
 def renewer(store, calls, mono, wall=None, **kw):
@@ -151,9 +149,7 @@ async def test_with_plug_the_fence_kills_the_hosts_guests_before_on_fence():
     vm = "plugfence" + secrets.token_hex(4)
     store, mono = FlakyStore("h1"), Clock(0.0)
     await store.put("vms", vm, {"name": vm, "placement": "h1", "placement_epoch": 1})
-    p = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)", f"guest=qx-{vm},debug-threads=on"]
-    )
+    p = fake_guest(vm)
     seen = []
     try:
         r = LeaseRenewer(

@@ -1,12 +1,9 @@
 """Pulling the plug on a fence: the right QEMU processes, all at once."""
 
 import secrets
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 from peer.ha.plug import guest_pids, pull_the_plug
+from tests.peer.ha.fakes import fake_guest
 
 
 def qemu_cmdline(vm: str) -> bytes:
@@ -28,16 +25,8 @@ def test_only_the_named_vms_in_this_namespace():
 
 def test_a_real_process_is_killed():
     vm = "plugtest" + secrets.token_hex(4)  # unique: never someone else's guest
-    p = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)", f"guest=qx-{vm},debug-threads=on"]
-    )
+    p = fake_guest(vm)
     try:
-        # Popen returns before the child has exec'd: wait until /proc shows its command line.
-        cmdline = Path(f"/proc/{p.pid}/cmdline")
-        deadline = time.monotonic() + 10
-        while f"guest=qx-{vm}".encode() not in cmdline.read_bytes():
-            assert time.monotonic() < deadline, "the test process never showed its cmdline"
-            time.sleep(0.01)
         killed = pull_the_plug({vm})
         assert killed == {p.pid: vm}
         assert p.wait(10) == -9
