@@ -66,6 +66,11 @@ EDITABLE: dict[str, Any] = {
     "memory_mib": MEMORY,
     "cdrom": {"type": ["string", "null"]},
     "boot": BOOT,
+    # Direct kernel boot (appliances, test guests): image ids of kind "kernel"
+    # and "initrd", and the kernel's command line.
+    "kernel": {"type": ["string", "null"]},
+    "initrd": {"type": ["string", "null"]},
+    "cmdline": {"type": ["string", "null"], "maxLength": 1024, "pattern": "^[^\\x00\\n]*$"},
     "cloud_init": CLOUD_INIT,
     "ha": HA,
     "labels": LABELS,
@@ -94,6 +99,9 @@ VM_PROPS: dict[str, Any] = {
     "disks": {"type": "array"},
     "nics": {"type": "array"},
     "desired": {"type": "string"},
+    "kernel": {"type": ["string", "null"]},
+    "initrd": {"type": ["string", "null"]},
+    "cmdline": {"type": ["string", "null"]},
     "placement": {"type": ["string", "null"]},
     "status": {"type": ["object", "null"], "description": "observed, from the hosting peer"},
 }
@@ -126,6 +134,7 @@ def check_references(
         out.append({"path": "/cdrom", "problem": f"image {cd!r} does not exist"})
     elif cd and images[cd].get("kind") != "iso":
         out.append({"path": "/cdrom", "problem": f"image {cd!r} is not an ISO"})
+    out += _boot_problems(spec, images)
     for i, n in enumerate(spec.get("nics") or []):
         if n["network"] not in networks:
             out.append(
@@ -134,6 +143,25 @@ def check_references(
                     "problem": f"network {n['network']!r} does not exist",
                 }
             )
+    return out
+
+
+def _boot_problems(
+    spec: Mapping[str, Any], images: Mapping[str, Mapping[str, Any]]
+) -> list[Problem]:
+    """The kernel and initrd name images of those kinds; an initrd or a command
+    line without a kernel would be silently ignored by QEMU, so it is refused."""
+    out: list[Problem] = []
+    for field in ("kernel", "initrd"):
+        ref = spec.get(field)
+        if not ref:
+            continue
+        if ref not in images:
+            out.append({"path": f"/{field}", "problem": f"image {ref!r} does not exist"})
+        elif images[ref].get("kind") != field:
+            out.append({"path": f"/{field}", "problem": f"image {ref!r} is not a {field} image"})
+    if not spec.get("kernel") and (spec.get("initrd") or spec.get("cmdline")):
+        out.append({"path": "/kernel", "problem": "an initrd or a command line needs a kernel"})
     return out
 
 
@@ -208,6 +236,9 @@ def build_vm(
             for n in spec.get("nics") or []
         ],
         "boot": spec.get("boot") or (["cdrom", "hd"] if spec.get("cdrom") else ["hd"]),
+        "kernel": spec.get("kernel"),
+        "initrd": spec.get("initrd"),
+        "cmdline": spec.get("cmdline"),
         "cloud_init": spec.get("cloud_init"),
         "ha": {
             "enabled": False,

@@ -47,6 +47,9 @@ def resolve_spec(vm: Mapping[str, Any], tables: Tables) -> dict[str, Any]:
             d["image"] = image_path(str(d["image"]), images)
         disks.append(d)
     out["disks"] = disks
+    for field in ("kernel", "initrd"):
+        if vm.get(field):
+            out[field] = image_path(str(vm[field]), images)
     cd = vm.get("cdrom")
     if isinstance(cd, str):
         out["cdrom"] = {"path": image_path(cd, images)}

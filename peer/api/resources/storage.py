@@ -143,6 +143,10 @@ declare(
 
 
 # -- images ------------------------------------------------------------------
+# disk: a base for VM disks; iso: a CD-ROM; kernel/initrd: direct kernel boot.
+IMAGE_KINDS = ["disk", "iso", "kernel", "initrd"]
+
+
 def _prepare_image(req: ApiRequest, b: dict[str, Any]) -> dict[str, Any]:
     _need(req, "pools", b["pool"], "pool")
     # An image whose file is already in the pool is ready; otherwise the host
@@ -160,7 +164,10 @@ def _prepare_image(req: ApiRequest, b: dict[str, Any]) -> dict[str, Any]:
 def _image_in_use(store: Store, key: str) -> str | None:
     return _vms_using(
         store,
-        lambda v: v.get("cdrom") == key or any(d.get("image") == key for d in v.get("disks") or []),
+        lambda v: (
+            key in (v.get("cdrom"), v.get("kernel"), v.get("initrd"))
+            or any(d.get("image") == key for d in v.get("disks") or [])
+        ),
     )
 
 
@@ -185,7 +192,7 @@ declare(
             "required": ["name", "kind", "pool"],
             "properties": {
                 "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                "kind": {"type": "string", "enum": ["disk", "iso"]},
+                "kind": {"type": "string", "enum": IMAGE_KINDS},
                 "pool": {"type": "string", "minLength": 1},
                 "path": ABS_PATH,
                 "source_url": {"type": "string", "pattern": "^(https?|file)://", "maxLength": 4096},
@@ -195,6 +202,6 @@ declare(
         },
         prepare=_prepare_image,
         in_use=_image_in_use,
-        filters={"kind": {"type": "string", "enum": ["disk", "iso"]}, "pool": {"type": "string"}},
+        filters={"kind": {"type": "string", "enum": IMAGE_KINDS}, "pool": {"type": "string"}},
     ),
 )

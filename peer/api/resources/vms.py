@@ -157,7 +157,11 @@ async def update_vm(req: ApiRequest) -> Reply:
     """Send ``If-Match: "<version>"`` from a GET to refuse overwriting someone
     else's change (412)."""
     vm_id = req.params["vm_id"]
-    check_spec(req, req.body)
+    current = get_or_404(req, "vms", vm_id, "VM").value
+    # The boot fields are checked merged: a new command line alone is fine for a
+    # VM that has a kernel, and removing the kernel under an initrd is not.
+    boot = {k: current.get(k) for k in ("kernel", "initrd", "cmdline")}
+    check_spec(req, {**boot, **req.body})
     rec = await update_record(
         req,
         "vms",

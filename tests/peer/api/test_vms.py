@@ -73,6 +73,9 @@ async def test_create_get_and_list_a_vm(client, op, store):
         ({"disks": [{"size_gib": 1, "image": "nope"}]}, "unknown_reference", "/disks/0/image"),
         ({"nics": [{"network": "nope"}]}, "unknown_reference", "/nics/0/network"),
         ({"vcpus": 64}, "does_not_fit", "/vcpus"),
+        ({"kernel": "nope"}, "unknown_reference", "/kernel"),
+        ({"cmdline": "console=ttyS0"}, "unknown_reference", "/kernel"),
+        ({"cmdline": "a\nb"}, "validation_failed", "/cmdline"),
     ],
 )
 async def test_bad_specs_are_refused_with_the_reason(client, op, store, change, code, path):
@@ -83,6 +86,34 @@ async def test_bad_specs_are_refused_with_the_reason(client, op, store, change, 
     assert body["code"] == code
     assert body["details"]["errors"][0]["path"] == path
     assert store.count("vms") == 0
+
+
+async def test_direct_kernel_boot_names_kernel_and_initrd_images(client, op, store):
+    ids = {}
+    for kind in ("kernel", "initrd"):
+        r = await client.post(
+            "/api/v1/images",
+            json={"name": f"tg-{kind}", "kind": kind, "pool": "local", "path": f"/srv/q/{kind}"},
+            headers=op,
+        )
+        assert r.status == 201, await r.text()
+        ids[kind] = (await r.json())["id"]
+    boot = {"kernel": ids["kernel"], "initrd": ids["initrd"], "cmdline": "console=ttyS0"}
+    # The initrd image in the kernel's place is refused with the reason.
+    r = await client.post("/api/v1/vms", json={**VM, **boot, "kernel": ids["initrd"]}, headers=op)
+    assert r.status == 422 and "is not a kernel image" in (await r.json())["message"]
+    r = await client.post("/api/v1/vms", json={**VM, **boot}, headers=op)
+    assert r.status == 201, await r.text()
+    vm = await r.json()
+    assert (vm["kernel"], vm["initrd"], vm["cmdline"]) == (*ids.values(), "console=ttyS0")
+    # Edits are judged with what the VM already has.
+    r = await client.patch(f"/api/v1/vms/{vm['id']}", json={"cmdline": "quiet"}, headers=op)
+    assert r.status == 200, await r.text()
+    r = await client.patch(f"/api/v1/vms/{vm['id']}", json={"kernel": None}, headers=op)
+    assert r.status == 422 and (await r.json())["details"]["errors"][0]["path"] == "/kernel"
+    # An image a VM boots from cannot be deleted under it.
+    r = await client.delete(f"/api/v1/images/{ids['kernel']}", headers=op)
+    assert r.status == 409, await r.text()
 
 
 async def test_names_are_unique_even_when_created_concurrently(client, op, store):

@@ -30,6 +30,17 @@ def test_references_become_host_terms():
     assert out["nics"][0]["bridge"] == "br-lan"
 
 
+def test_kernel_boot_images_become_paths():
+    tables = {**TABLES, "images": {"k": {"path": "/p/vmlinuz"}, "i": {"path": "/p/initrd"}}}
+    out = resolve_spec({"kernel": "k", "initrd": "i", "cmdline": "console=ttyS0"}, tables)
+    assert (out["kernel"], out["initrd"], out["cmdline"]) == (
+        "/p/vmlinuz",
+        "/p/initrd",
+        "console=ttyS0",
+    )
+    assert resolve_spec({"kernel": None}, tables)["kernel"] is None
+
+
 def test_unknown_image_is_a_resolve_error():
     with pytest.raises(ResolveError, match="image 'nope' does not exist"):
         resolve_spec({"disks": [{"size_gib": 1, "image": "nope"}]}, TABLES)
