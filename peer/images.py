@@ -25,7 +25,7 @@ from hypervisor.errors import HypervisorError
 from peer.context import PeerContext
 from peer.logs import kv
 from raft.errors import StoreError
-from raft.store import put
+from raft.store import Store, put
 
 log = logging.getLogger("peer.images")
 
@@ -38,6 +38,24 @@ def volume_name(image_id: str, name: str) -> str:
     """The pool volume an image becomes: its id plus a readable, safe stem."""
     stem = re.sub(r"[^A-Za-z0-9._-]", "-", name)[:48] or "image"
     return f"img-{image_id}-{stem}"
+
+
+def upload_host(store: Store, image: dict[str, Any], me: str) -> str:
+    """The peer that must write an uploaded image's file, by the importer's rule.
+
+    A shared pool is seen by every host, so the peer that receives the bytes
+    writes them. A host's own pool: the image's ``node`` when it names one, else
+    a host of the pool's ``nodes`` (this one if it is among them, or when the
+    list is empty: the pool is on every host). Unlike an import, no leader is
+    needed to pick one writer: the bytes arrive at exactly one peer.
+    """
+    pool = store.get("pools", str(image.get("pool")))
+    if pool is None or pool.value.get("shared"):
+        return me
+    if image.get("node") and image.get("state") != "uploading":
+        return str(image["node"])
+    nodes = [str(n) for n in pool.value.get("nodes") or []]
+    return me if not nodes or me in nodes else sorted(nodes)[0]
 
 
 class ImageImporter:

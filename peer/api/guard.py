@@ -173,6 +173,8 @@ def parse_query(route: Route, query: Any) -> dict[str, Any]:
 
 
 async def parse_body(route: Route, request: web.Request) -> Any:
+    if route.consumes != "application/json":
+        return None  # a raw upload: the handler streams it (never held in memory here)
     text = await request.text() if request.can_read_body else ""
     if route.body is None:
         if text.strip():

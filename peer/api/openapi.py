@@ -42,7 +42,12 @@ def _operation(route: Route) -> dict[str, Any]:
     params = _parameters(route)
     if params:
         op["parameters"] = params
-    if route.body is not None:
+    if route.consumes != "application/json":
+        op["requestBody"] = {
+            "required": True,
+            "content": {route.consumes: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    elif route.body is not None:
         op["requestBody"] = {
             "required": False,
             "content": {"application/json": {"schema": route.body}},

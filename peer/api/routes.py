@@ -70,6 +70,9 @@ class Route:
     # "json" (default), or the content type of a raw response (HTML, metrics,
     # websocket upgrade) that the handler builds itself.
     produces: str = "application/json"
+    # The request body's type: JSON (validated against ``body``), or a raw type
+    # (an upload) that the handler streams from ``req.http.content`` itself.
+    consumes: str = "application/json"
     description: str = ""
 
     @property
@@ -105,6 +108,7 @@ class Routes:
         query: dict[str, Schema] | None = None,
         status: int = 200,
         produces: str = "application/json",
+        consumes: str = "application/json",
         description: str = "",
     ) -> Callable[[Handler], Handler]:
         """Register the decorated handler; schemas are checked here, at import."""
@@ -123,6 +127,7 @@ class Routes:
                     query={k: closed(v) for k, v in (query or {}).items()},
                     status=status,
                     produces=produces,
+                    consumes=consumes,
                     description=description or (fn.__doc__ or "").strip(),
                 )
             )
