@@ -1,8 +1,9 @@
 """High availability on real hosts: real peers in namespaces, real QEMU guests.
 
-Kill -9 of a host (its peer and its QEMUs) and a host cut off from the others:
-its HA VMs run again on other hosts within the bound, and at no sampled instant
-do two live QEMU processes exist for one VM (observed per host, by process).
+Kill -9 of a host (its peer and its QEMUs), a host cut off from the others, and
+the leader killed in the middle of a recovery: the HA VMs run again on other
+hosts within the bound, and at no sampled instant do two live QEMU processes
+exist for one VM (observed per host, by process).
 """
 
 from __future__ import annotations
@@ -89,24 +90,34 @@ def running_on(h: Host, vm_id: str) -> str | None:
     return str(st["node"]) if st.get("state") == "running" and current else None
 
 
-def three_voters(hosts: list[Host]) -> bool:
+def three_voters(hosts: list[Host], n: int = 3) -> bool:
     c = api(hosts[0]).get("/cluster")
-    return bool(c["leader"]) and sum(bool(m["voter"]) for m in c["members"]) == 3
+    return bool(c["leader"]) and sum(bool(m["voter"]) for m in c["members"]) == n
 
 
-def start_ha_vms(lab: Lab, n: int) -> tuple[list[Host], list[str], dict[str, Host]]:
-    hosts = lab.up(3)
-    wait_for(lambda: three_voters(hosts), 90, "3 voters")
+def up_with_voters(lab: Lab, n: int = 3) -> tuple[list[Host], dict[str, Host]]:
+    """``n`` hosts, every one a voter (3 or 5 hosts); node id -> host."""
+    hosts = lab.up(n)
+    wait_for(lambda: three_voters(hosts, n), 60 + 15 * n, f"{n} voters")
+    return hosts, {api(h).get("/peer")["node_id"]: h for h in hosts}
+
+
+def create_ha_vms(via: Host, n: int) -> list[str]:
+    """``n`` diskless HA guests, waited for until each runs at its placement."""
     ids = []
     for i in range(n):
         spec: dict[str, Any] = {"name": f"ha{i}", "vcpus": 1, "memory_mib": 64}
         spec |= {"desired": "running", "ha": {"enabled": True}}
-        status, body = api(hosts[0]).post("/vms", spec)
+        status, body = api(via).post("/vms", spec)
         assert status in (200, 201), body
         ids.append(body["id"])
-    wait_for(lambda: all(running_on(hosts[0], v) for v in ids), 120, "the HA guests running")
-    by_node = {api(h).get("/peer")["node_id"]: h for h in hosts}
-    return hosts, ids, by_node
+    wait_for(lambda: all(running_on(via, v) for v in ids), 120, "the HA guests running")
+    return ids
+
+
+def start_ha_vms(lab: Lab, n: int) -> tuple[list[Host], list[str], dict[str, Host]]:
+    hosts, by_node = up_with_voters(lab, 3)
+    return hosts, create_ha_vms(hosts[0], n), by_node
 
 
 def busiest(hosts: list[Host], ids: list[str], by_node: dict[str, Host]) -> tuple[Host, list[str]]:
@@ -168,3 +179,69 @@ def test_cut_off_host_stops_its_vms_before_the_majority_starts_them(lab: Lab) ->
     assert watch.doubles == [], f"double runs: {watch.doubles[:5]}"
     assert set(moved) <= watch.seen
     assert all(running_on(survivor, v) not in (None, victim_id) for v in moved)
+
+
+def test_leader_killed_mid_recovery_the_next_leader_completes_it(lab: Lab) -> None:
+    """A host dies; the leader commits its VMs' HA restarts onto itself and is
+    killed -9 before it has run them: the next leader must finish the recovery
+    (both hosts' HA VMs run on the three survivors) without a double run.
+
+    Five hosts, so the cluster keeps a majority after two deaths. The leader is
+    in maintenance while the guests are placed, so it is the emptiest host when
+    the first host dies and the restarts it decides go (at least partly) to it."""
+    hosts, by_node = up_with_voters(lab, 5)
+    node_of = {h.name: nid for nid, h in by_node.items()}
+    leader_id = str(api(hosts[0]).get("/cluster")["leader"])
+    leader = by_node[leader_id]
+    status, body = api(leader).call("PATCH", f"/nodes/{leader_id}", {"maintenance": True})
+    assert status == 200, body
+    ids = create_ha_vms(leader, 6)  # 2, 2, 1, 1 on the four hosts that take guests
+    status, body = api(leader).call("PATCH", f"/nodes/{leader_id}", {"maintenance": False})
+    assert status == 200, body
+    wait_for(lambda: api(leader).get(f"/nodes/{leader_id}")["state"] == "active", 30, "active")
+    victim, stranded = busiest(hosts, ids, by_node)
+    assert victim is not leader and len(stranded) >= 2, (victim.name, stranded)
+    victim_id = node_of[victim.name]
+    survivors = [h for h in hosts if h not in (victim, leader)]
+
+    with QemuSampler(hosts) as watch:
+        lab.kill(victim.name)  # kill -9: its peer and its QEMUs
+
+        def replaced() -> dict[str, str]:
+            """The victim's VMs' placements once the leader has committed their
+            restarts (one transaction); empty before. Fails if leadership moved."""
+            assert api(leader).get("/peer")["raft"]["role"] == "leader", "leadership moved"
+            vms = {v["id"]: v for v in api(leader).get("/vms?limit=1000")["items"]}
+            where = {v: str(vms[v]["placement"]) for v in stranded}
+            return where if all(p != victim_id for p in where.values()) else {}
+
+        # Fast polling: the window between the commit and the guests starting is short.
+        where = wait_for(replaced, FAILOVER_BOUND, "the leader to commit the restarts", 0.02)
+        running_then = {v: running_on(leader, v) for v in stranded}
+        t0 = time.monotonic()
+        lab.kill(leader.name)  # mid-recovery: restarts committed, not (all) carried out
+        on_leader = [v for v, p in where.items() if p == leader_id]
+        assert on_leader, f"no restart went to the leader: {where}"
+        # Every HA VM the two dead hosts had (the leader had only what it just took).
+        gone = (None, victim_id, leader_id)
+        moved = sorted(set(stranded) | set(on_leader))
+        via = survivors[0]
+
+        def completed() -> bool:
+            return all(running_on(via, v) not in gone for v in moved)
+
+        wait_for(completed, FAILOVER_BOUND, "the next leader to complete the recovery")
+        took = time.monotonic() - t0
+        new_leader = str(api(via).get("/cluster")["leader"])
+        samples_then = watch.samples
+        wait_for(lambda: watch.samples > samples_then + 30, 30, "QEMU samples after recovery")
+    assert new_leader in {node_of[h.name] for h in survivors}
+    assert watch.doubles == [], f"double runs: {watch.doubles[:5]}"
+    assert set(ids) <= watch.seen
+    assert all(running_on(via, v) not in gone for v in ids), "every HA VM runs on a survivor"
+    # The next leader redid the dead leader's restarts: events name its host as failed.
+    events = api(via).get("/events?kind=vm.ha_restart&limit=1000")["items"]
+    redone = {e["resource_id"] for e in events if f"host {leader_id} failed" in e["message"]}
+    print(f"restarts committed to {where}, running then {running_then}, recovered in {took:.1f} s")
+    assert set(on_leader) <= redone, (on_leader, events[:10])
+    assert took < FAILOVER_BOUND
