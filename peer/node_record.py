@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from hypervisor.telemetry import host_resources
@@ -22,12 +23,24 @@ from peer import __version__
 from peer.context import PeerContext
 from peer.identity import Membership
 from peer.logs import kv
+from peer.tls import certificate_info
 from raft.errors import StoreError
 from raft.store import delete, put
 
 log = logging.getLogger("peer.node")
 
 INTERVAL = 10.0
+
+
+def tls_fields(data_dir: Path) -> dict[str, Any] | None:
+    """This host's API certificate as published in its node record (None when the
+    peer serves none, e.g. in tests); read on every pass, so a replaced
+    certificate shows up within one interval."""
+    path = data_dir / "tls" / "server.crt"
+    try:
+        return certificate_info(path)
+    except (OSError, ValueError):
+        return None
 
 
 def _coarse(res: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +78,7 @@ class NodeRecorder:
         store = self.ctx.store
         cfg = self.ctx.config
         res = await asyncio.to_thread(host_resources)
+        tls = await asyncio.to_thread(tls_fields, cfg.data_dir)
         rec = store.get("nodes", self.ctx.node_id)
         old: dict[str, Any] = dict(rec.value) if rec else {"state": "active", "voter": False}
         want = dict(old)
@@ -78,6 +92,8 @@ class NodeRecorder:
             resources=dict(old.get("resources") or {}, **_coarse(res)),
             labels=dict(cfg.labels) or old.get("labels") or {},
         )
+        if tls is not None:
+            want["tls"] = tls
         want.setdefault("joined_at", time.time())
         if want != old:
             await store.commit(

@@ -13,6 +13,7 @@ import ipaddress
 import os
 import ssl
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -59,6 +60,28 @@ def fingerprint(cert_path: Path) -> str:
     """The certificate's SHA-256 fingerprint, hex with colons (as browsers show it)."""
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def certificate_info(cert_path: Path) -> dict[str, Any]:
+    """What a host publishes about its certificate in its node record (for the
+    UI's certificate page): subject, names, fingerprint and validity (epoch s)."""
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        san = [f"DNS:{n}" for n in ext.get_values_for_type(x509.DNSName)]
+        san += [f"IP:{ip}" for ip in ext.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        san = []
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "san": san,
+        "sha256": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+        "serial": format(cert.serial_number, "x"),
+        "not_before": cert.not_valid_before_utc.timestamp(),
+        "not_after": cert.not_valid_after_utc.timestamp(),
+        "self_signed": cert.issuer == cert.subject,
+    }
 
 
 def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:

@@ -32,6 +32,7 @@ RESOURCE_MODULES = (
     "peer.api.resources.users",
     "peer.api.resources.tokens",
     "peer.api.resources.cluster",
+    "peer.api.resources.certificates",
     "peer.api.resources.nodes",
     "peer.api.resources.vms",
     "peer.api.resources.vm_actions",
