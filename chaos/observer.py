@@ -3,6 +3,10 @@
 - ``qemu``: every QEMU process on every host (found through /proc: its network
   namespace tells the host, its ``-name guest=qx-<vm id>`` the VM), with the
   process state; VMs seen on two hosts are re-read at once before being reported.
+  State ``-`` marks a QEMU whose vCPU threads have never had CPU time: it
+  executes no guest (the destination of a live migration until it is resumed,
+  or a guest not yet started). Two QEMUs of one VM are a double run only when
+  both execute (``NOT_EXECUTING`` lists the states that do not).
 - ``roles``: each peer's ``/health`` (Raft role, quorum, revision) over its socket.
 """
 
@@ -38,6 +42,40 @@ def proc_state(pid: int) -> str | None:
     return stat.rsplit(")", 1)[-1].split()[0]
 
 
+# Stopped (SIGSTOP, ptrace), zombie, dead, or vCPUs that never ran.
+NOT_EXECUTING = ("T", "t", "Z", "X", "-")
+
+
+def vcpus_ran(pid: int) -> bool:
+    """Whether any of the QEMU's vCPU threads (``CPU n/TCG``, ``CPU n/KVM``)
+    has had CPU time (utime + stime, in clock ticks)."""
+    try:
+        tasks = os.scandir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    with tasks:
+        for t in tasks:
+            try:
+                if not Path(t.path, "comm").read_bytes().startswith(b"CPU "):
+                    continue
+                fields = Path(t.path, "stat").read_text().rsplit(")", 1)[-1].split()
+            except OSError:
+                continue
+            # After the ")": state is field 3 of stat(5), utime 14 and stime 15.
+            if int(fields[11]) + int(fields[12]) > 0:
+                return True
+    return False
+
+
+def guest_state(pid: int) -> str | None:
+    """The process state, or ``-`` when the process is live but its vCPUs have
+    never run; None when it is gone."""
+    st = proc_state(pid)
+    if st is None or st in NOT_EXECUTING:
+        return st
+    return st if vcpus_ran(pid) else "-"
+
+
 def parse_guest(cmdline: bytes) -> str | None:
     """The VM id in a QEMU command line (``-name guest=qx-<id>,...``). Pure."""
     m = GUEST_RE.search(cmdline)
@@ -62,7 +100,7 @@ def qemu_processes(inodes: dict[int, str]) -> dict[str, dict[str, list[Any]]]:
                 vm = parse_guest(f.read())
         except OSError:
             continue
-        state = proc_state(pid)
+        state = guest_state(pid)
         if vm is not None and state is not None:
             out[host][vm] = [pid, state]
     return out
@@ -78,8 +116,8 @@ def confirm_doubles(hosts: dict[str, dict[str, list[Any]]]) -> dict[str, list[li
     for vm, places in where.items():
         if len(places) < 2:
             continue
-        now = [[h, pid, proc_state(pid)] for h, pid in places]
-        if all(st is not None and st not in ("Z", "X") for _, _, st in now):
+        now = [[h, pid, guest_state(pid)] for h, pid in places]
+        if all(st is not None and st not in ("Z", "X", "-") for _, _, st in now):
             out[vm] = now
     return out
 

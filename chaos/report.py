@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from chaos.observer import NOT_EXECUTING
 from chaos.runner import RunResult
 
 W, LEFT, RIGHT = 1320, 110, 20
@@ -211,9 +212,8 @@ def vm_band(res: RunResult, ax: Axis, y: float) -> tuple[list[str], float]:
         out.append(_text(LEFT - 6, yy + 11, name, 10))
         out.append(_rect(LEFT, yy, W - RIGHT, row - 3, "#f4f4f4"))
         for a, b in itertools.pairwise(qemu):
-            where = [
-                h for h, v in a["data"]["hosts"].items() if vm in v and v[vm][1] not in ("T", "Z")
-            ]
+            hosts = a["data"]["hosts"].items()
+            where = [h for h, v in hosts if vm in v and v[vm][1] not in NOT_EXECUTING]
             if len(where) >= 2 and vm in (a["data"].get("doubles") or {}):
                 out.append(
                     _rect(ax.x(a["t"]), yy, ax.x(b["t"]), row - 3, "#ff0000", f"{vm} on {where}")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from hypervisor.errors import Unsupported
 from hypervisor.spec import DiskSpec, VmSpec
 
 
@@ -190,6 +191,37 @@ class Driver(ABC):
     @abstractmethod
     def read_serial_log(self, vm_id: str, offset: int = 0, limit: int = 65536) -> dict[str, Any]:
         """{"data": str, "offset": next offset, "size": file size}. RPC-able."""
+
+    # -- live migration (see hypervisor.migration) -----------------------------------
+    # Not abstract: a driver that cannot migrate live says so (Unsupported) and
+    # the peer moves the VM cold instead.
+    def start_incoming(self, vm_id: str, listen_host: str) -> str:
+        """Start the *defined* domain of ``vm_id`` paused, as the destination of a
+        live migration listening on ``listen_host``; returns the URI the source
+        sends to. Its stored definition is unchanged. On failure the domain is
+        stopped again (still defined)."""
+        raise Unsupported("this driver cannot receive a live migration")
+
+    def incoming_status(self, vm_id: str) -> str:
+        """The destination side of a live migration: ``receiving`` (listening or
+        receiving), ``completed`` (the whole guest is here, paused: resume it once
+        the source's copy is gone), ``failed``, ``none`` (an ordinary domain) or
+        ``stopped`` (not running)."""
+        raise Unsupported("this driver cannot receive a live migration")
+
+    def migrate_out(
+        self,
+        vm_id: str,
+        uri: str,
+        on_progress: Callable[[float], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        timeout: float = 600.0,
+    ) -> dict[str, Any]:
+        """Live-migrate the running domain of ``vm_id`` to ``uri``; returns QEMU's
+        figures (``total-time``, ``downtime`` ms, ...). On return the local guest is
+        paused for good and the destination's holds it; on failure (MigrationFailed)
+        the local guest runs on."""
+        raise Unsupported("this driver cannot migrate live")
 
     # -- storage --------------------------------------------------------------------
     @abstractmethod

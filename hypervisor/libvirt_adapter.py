@@ -15,6 +15,7 @@ lifecycle callbacks run on it, so callbacks must be quick (hand off and return).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 os.environ.setdefault("LIBVIRT_LOG_OUTPUTS", "4:stderr")
 
 import libvirt
+import libvirt_qemu
 
 from hypervisor import errors as E
 
@@ -246,6 +248,21 @@ class Domain:
                 _call(what, fn, 0)
             else:
                 raise translate(e, what) from None
+
+    def qmp(self, command: str, **arguments: Any) -> Any:
+        """One QMP command through libvirt's monitor (live migration between two
+        embedded drivers, which libvirt's migration API cannot join): the
+        ``return`` value, or OperationFailed with QEMU's error description."""
+        msg: dict[str, Any] = {"execute": command}
+        if arguments:
+            msg["arguments"] = arguments
+        what = f"{command} on {self.name}"
+        raw = _call(what, libvirt_qemu.qemuMonitorCommand, self._d, json.dumps(msg), 0)
+        reply = json.loads(raw)
+        if "error" in reply:
+            desc = reply["error"].get("desc", str(reply["error"]))
+            raise E.OperationFailed(f"{what}: {desc}", qmp=reply["error"])
+        return reply.get("return")
 
     def shutdown_acpi(self) -> None:
         flag = libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN
@@ -497,6 +514,13 @@ class Connection:
 
     def define(self, xml: str) -> Domain:
         return Domain(_call("define domain", self._c.defineXML, xml))
+
+    def start_live(self, xml: str, paused: bool) -> Domain:
+        """Start a domain from ``xml`` as its live config only: for a defined
+        (persistent, inactive) domain of the same name and UUID, its stored
+        definition stays as it was for the next start."""
+        flags = libvirt.VIR_DOMAIN_START_PAUSED if paused else 0
+        return Domain(_call("start domain", self._c.createXML, xml, flags))
 
     def on_lifecycle(self, cb: LifecycleCallback) -> None:
         """Call ``cb(domain_name, event, detail)`` on every lifecycle event (event-loop thread)."""

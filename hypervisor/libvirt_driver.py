@@ -25,6 +25,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from hypervisor import errors as E
+from hypervisor import migration
 from hypervisor.accel import Accel, choose_accel, forced_from_env, host_facts
 from hypervisor.cloudinit import write_seed
 from hypervisor.contract import (
@@ -435,6 +436,46 @@ class LibvirtDriver(Driver):
             with contextlib.suppress(E.DomainNotFound):
                 dom.undefine()
         shutil.rmtree(paths.dir, ignore_errors=True)
+
+    # -- live migration -------------------------------------------------------------
+    def start_incoming(self, vm_id: str, listen_host: str) -> str:
+        dom = self._dom(vm_id)
+        if dom.is_active():
+            raise E.InvalidState(f"VM {vm_id} is already running here")
+        live = self.conn.start_live(migration.incoming_xml(dom.xml(inactive=True)), paused=True)
+        try:
+            live.qmp("migrate-incoming", uri=migration.listen_uri(listen_host))
+            return migration.bound_uri(live.qmp("query-migrate") or {}, listen_host)
+        except BaseException:
+            with contextlib.suppress(E.HypervisorError):
+                live.destroy()
+            raise
+
+    def incoming_status(self, vm_id: str) -> str:
+        dom = self._dom(vm_id)
+        if not dom.is_active():
+            return "stopped"
+        # While waiting or receiving QEMU's run state is "inmigrate"; its
+        # query-migrate says "none" while it only listens, so the run state decides.
+        if (dom.qmp("query-status") or {}).get("status") == "inmigrate":
+            return "receiving"
+        status = migration.progress_of(dom.qmp("query-migrate") or {}).status
+        return status if status in ("completed", "failed") else "none"
+
+    def migrate_out(
+        self,
+        vm_id: str,
+        uri: str,
+        on_progress: Callable[[float], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        timeout: float = 600.0,
+    ) -> dict[str, Any]:
+        dom = self._dom(vm_id)
+        state, _ = dom.state()
+        if state != "running":
+            raise E.InvalidState(f"VM {vm_id} is {state}: only a running guest migrates live")
+        report = None if on_progress is None else (lambda p: on_progress(p.fraction))
+        return migration.send(dom.qmp, uri, report, cancelled, timeout)
 
     def set_epoch(self, vm_id: str, epoch: int) -> None:
         dom = self._dom(vm_id)

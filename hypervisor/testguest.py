@@ -13,6 +13,9 @@ What the guest does, all on its serial console (ttyS0, logged by libvirt):
 - prints ``QUANTIX-BLOCK: vda vdb ...`` at boot and whenever the set of block
   devices changes (checked every half second), so a hot-plugged disk shows up;
 - prints ``QUANTIX-AGENT-PORT: <name> <dev>`` for each virtio-serial port;
+- prints ``QUANTIX-TICK <n>`` every two seconds, ``n`` counting up from 1 in the
+  shell's memory: after a live migration the count goes on where it was (a
+  restarted guest would start again at 1);
 - powers off on an ACPI power-button press (busybox acpid reads the button's
   input event), printing ``QUANTIX-GUEST-POWEROFF`` first.
 
@@ -38,6 +41,7 @@ from hypervisor.errors import HypervisorError
 MARKER = "QUANTIX-GUEST-READY"
 BLOCK_PREFIX = "QUANTIX-BLOCK:"
 POWEROFF_MARKER = "QUANTIX-GUEST-POWEROFF"
+TICK_PREFIX = "QUANTIX-TICK"
 # no_timer_check: under a loaded TCG host the kernel's IO-APIC timer check can fail
 # ("MP-BIOS bug: 8254 timer not connected") and the boot stall.
 TEST_GUEST_CMDLINE = "console=ttyS0 quiet panic=-1 nokaslr no_timer_check"
@@ -62,7 +66,7 @@ MODULES = (
 
 BUSYBOX = Path("/bin/busybox")
 # Bump when the guest's contents change, so caches are rebuilt.
-GUEST_FORMAT = 4
+GUEST_FORMAT = 5
 
 INIT_SCRIPT = f"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -78,6 +82,7 @@ acpid -c /etc/acpi -l /tmp/acpid.log
 hostname quantix-guest
 echo "{MARKER}"
 last=""
+round=0
 while true; do
   # Shell built-ins only (no fork per round): fifty idle guests stay cheap under TCG.
   now=""
@@ -85,6 +90,8 @@ while true; do
     case "${{b##*/}}" in loop*|ram*|"*") ;; *) now="$now${{b##*/}} ";; esac
   done
   if [ "$now" != "$last" ]; then echo "{BLOCK_PREFIX} $now"; last="$now"; fi
+  round=$((round + 1))
+  [ $((round % 4)) -eq 0 ] && echo "{TICK_PREFIX} $((round / 4))"
   sleep 0.5
 done
 """

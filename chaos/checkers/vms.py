@@ -4,7 +4,9 @@ A ``qemu`` sample is ``{"hosts": {host: {vm_id: [pid, proc_state]}}, "doubles":
 {vm_id: [[host, pid, state], ...]}}``; ``doubles`` holds the VMs the observer
 saw on two hosts and re-read at once (both processes still there), so a VM that
 moved between two hosts while a round was being read is not counted. A process
-in state T (stopped: its host is frozen) runs no guest code and is not live.
+in state T (stopped: its host is frozen) runs no guest code and is not live,
+nor is one in state ``-`` (its vCPUs never ran: a live migration's destination
+before it is resumed).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 
 from chaos.checkers.verdict import FAIL, PASS, Verdict
 from chaos.history import Sample
+from chaos.observer import NOT_EXECUTING
 
-NOT_LIVE = ("T", "t", "Z", "X")
+NOT_LIVE = NOT_EXECUTING
 
 
 def live_hosts(sample: Sample, vm: str) -> list[str]:

@@ -7,6 +7,7 @@ import itertools
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -147,11 +148,55 @@ def test_report_draws_a_timeline_and_shows_each_verdict() -> None:
     assert rows[0][head.index("linearizable")] == PASS
 
 
-def test_a_vm_on_two_hosts_is_reported_only_if_both_processes_still_exist() -> None:
+# A process with a thread named like a QEMU vCPU ("CPU 0/TCG") that either burns
+# CPU for a moment (a guest that ran) or only sleeps (an incoming migration).
+FAKE_VCPU = """
+import sys, threading, time
+def vcpu():
+    with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as f:
+        f.write("CPU 0/TCG")
+    end = time.monotonic() + (0.2 if sys.argv[1] == "ran" else 0)
+    while time.monotonic() < end:
+        pass
+    print("ready", flush=True)
+    time.sleep(60)
+threading.Thread(target=vcpu).start()
+"""
+
+
+@pytest.fixture
+def fake_qemu() -> Iterator[Callable[[str], int]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def spawn(kind: str) -> int:
+        p = subprocess.Popen(
+            [sys.executable, "-c", FAKE_VCPU, kind], stdout=subprocess.PIPE, text=True
+        )
+        procs.append(p)
+        assert p.stdout is not None and p.stdout.readline() == "ready\n"
+        return p.pid
+
+    yield spawn
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_a_qemu_whose_vcpus_never_ran_executes_no_guest(fake_qemu) -> None:
+    from chaos.observer import NOT_EXECUTING, guest_state
+
+    assert guest_state(fake_qemu("ran")) not in NOT_EXECUTING
+    assert guest_state(fake_qemu("idle")) == "-"
+
+
+def test_a_vm_on_two_hosts_is_reported_only_if_both_processes_still_exist(fake_qemu) -> None:
     from chaos.observer import confirm_doubles
 
-    me = os.getpid()
-    both = {"h1": {"vm1": [me, "S"]}, "h2": {"vm1": [me, "R"]}, "h3": {"vm2": [me, "S"]}}
+    a, b = fake_qemu("ran"), fake_qemu("ran")
+    both = {"h1": {"vm1": [a, "S"]}, "h2": {"vm1": [b, "R"]}, "h3": {"vm2": [a, "S"]}}
     assert set(confirm_doubles(both)) == {"vm1"}
-    gone = {"h1": {"vm1": [me, "S"]}, "h2": {"vm1": [2**22 + 12345, "R"]}}  # no such pid
+    gone = {"h1": {"vm1": [a, "S"]}, "h2": {"vm1": [2**22 + 12345, "R"]}}  # no such pid
     assert confirm_doubles(gone) == {}
+    # A live migration's destination before it is resumed: not a second run.
+    incoming = {"h1": {"vm1": [a, "S"]}, "h2": {"vm1": [fake_qemu("idle"), "S"]}}
+    assert confirm_doubles(incoming) == {}
