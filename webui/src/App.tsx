@@ -83,6 +83,7 @@ export function Shell({ qc }: { qc: QueryClient }) {
           <Route path="/storage" element={<Storage />} />
           <Route path="/events" element={<Events />} />
           <Route path="/settings" element={<Settings />} />
+          <Route path="/settings/:tab" element={<Settings />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Suspense>

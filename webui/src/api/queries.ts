@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient, type UseQueryOptions } from "@ta
 import { get, post, patch, del } from "./client";
 import { rememberPeers } from "./connection";
 import type {
-  AuditRec, Cluster, ConsoleInfo, Discovered, Image, Network, NodeRec, Page, Pool,
+  AuditRec, Certificate, Cluster, ConsoleInfo, Discovered, Image, Network, NodeRec, Page, Pool,
   QxEvent, Task, Token, User, Vm, Volume,
 } from "./types";
 
@@ -87,6 +87,11 @@ export const useImages = () =>
     refetchInterval: (q) => ((q.state.data ?? []).some((i) => i.state && !["ready", "error", "failed"].includes(i.state)) ? SETTLE_MS : false),
   });
 export const useNetworks = () => useQuery({ queryKey: ["networks"], queryFn: () => listAll<Network>("/networks") });
+export const useCertificates = () =>
+  useQuery({
+    queryKey: ["certificates"],
+    queryFn: () => get<{ items: Certificate[]; warning_days: number }>("/cluster/certificates"),
+  });
 export const useDiscovered = () =>
   useQuery({ queryKey: ["discovered"], queryFn: async () => (await get<Page<Discovered>>("/cluster/discovered")).items });
 

@@ -147,6 +147,26 @@ export interface Image extends Rec {
   size_bytes?: number;
   sha256?: string;
   state?: string;
+  error?: string | null;
+  node?: string | null;
+}
+
+/** A member host's API certificate (GET /cluster/certificates). */
+export interface Certificate {
+  node_id: string;
+  hostname?: string | null;
+  address?: string | null;
+  published: boolean;
+  subject?: string | null;
+  issuer?: string | null;
+  san: string[];
+  sha256?: string | null;
+  serial?: string | null;
+  not_before?: number | null;
+  not_after?: number | null;
+  days_left?: number | null;
+  self_signed?: boolean | null;
+  status: "ok" | "expiring" | "expired" | "not_yet_valid" | "unknown";
 }
 
 export interface Network extends Rec {

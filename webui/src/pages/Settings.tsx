@@ -1,5 +1,6 @@
 import { useState } from "react";
-import { KeyRound, Plus, ShieldCheck, Trash2, Unlock } from "lucide-react";
+import { KeyRound, Plus, Trash2, Unlock } from "lucide-react";
+import { NavLink, useParams } from "react-router";
 import { loadAuth } from "../api/auth";
 import { del, errorText, patch, post } from "../api/client";
 import { useTokens, useUsers, useWrite } from "../api/queries";
@@ -7,6 +8,7 @@ import type { Role, Token } from "../api/types";
 import { ago, when } from "../lib/format";
 import { Badge, Button, Card, Empty, Field, InlineError, Loadable, Modal, PageHeader, Table, cx, inputBase, inputCls, td, th } from "../components/ui";
 import { toast } from "../components/toast";
+import { Certificates } from "../components/Certificates";
 
 const ROLES: Role[] = ["viewer", "operator", "admin"];
 
@@ -207,19 +209,37 @@ function Password() {
   );
 }
 
+const TABS = [
+  ["general", "General"],
+  ["certificates", "Certificates"],
+] as const;
+
 export default function Settings() {
+  const { tab = "general" } = useParams();
   return (
     <div className="space-y-5">
       <PageHeader title="Settings" />
-      <Users />
-      <Tokens />
-      <Password />
-      <Card title="Certificate">
-        <p className="flex items-start gap-2 text-zinc-600 dark:text-zinc-400">
-          <ShieldCheck className="mt-0.5 size-4 shrink-0 text-emerald-500" />
-          Each host serves HTTPS with its own self-signed certificate, made on first start. To move to another host by itself when this one fails, your browser must have accepted that host's certificate once (open https://&lt;host&gt;:8443/). The API has no endpoint to view or replace certificates yet.
-        </p>
-      </Card>
+      <nav className="flex gap-1 overflow-x-auto border-b border-zinc-200 dark:border-zinc-800" aria-label="Settings sections">
+        {TABS.map(([t, label]) => (
+          <NavLink
+            key={t}
+            to={t === "general" ? "/settings" : `/settings/${t}`}
+            className={() => cx("-mb-px border-b-2 px-3 py-2 text-[13px] font-medium", tab === t ? "border-zinc-900 text-zinc-900 dark:border-white dark:text-white" : "border-transparent text-zinc-500 hover:text-zinc-800 dark:hover:text-zinc-200")}
+            aria-current={tab === t ? "page" : undefined}
+          >
+            {label}
+          </NavLink>
+        ))}
+      </nav>
+      {tab === "certificates" ? (
+        <Certificates />
+      ) : (
+        <>
+          <Users />
+          <Tokens />
+          <Password />
+        </>
+      )}
     </div>
   );
 }

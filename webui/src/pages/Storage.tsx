@@ -1,11 +1,12 @@
 import { useState } from "react";
-import { Disc, HardDrive, Plus } from "lucide-react";
+import { Disc, HardDrive, Plus, Upload } from "lucide-react";
 import { loadAuth } from "../api/auth";
 import { post } from "../api/client";
 import { useImages, usePools, useVolumes, useWrite } from "../api/queries";
 import { bytes } from "../lib/format";
 import { Button, Card, Empty, Field, InlineError, Loadable, Meter, Modal, PageHeader, StateBadge, Table, inputCls, td, th } from "../components/ui";
 import { toast } from "../components/toast";
+import { UploadImage } from "../components/UploadImage";
 
 function AddImage({ open, onClose, pools }: { open: boolean; onClose: () => void; pools: string[] }) {
   const [f, setF] = useState({ name: "", kind: "disk", pool: "", source_url: "" });
@@ -43,7 +44,7 @@ function AddImage({ open, onClose, pools }: { open: boolean; onClose: () => void
             </select>
           </Field>
         </div>
-        <Field label="Source URL" htmlFor="img-url" hint="http(s):// or file:// — the hosts fetch it. (Uploading from the browser needs an upload endpoint the API does not have yet.)">
+        <Field label="Source URL" htmlFor="img-url" hint="http(s):// or file:// — the hosts fetch it. To send a file from this computer, use Upload.">
           <input id="img-url" className={inputCls} value={f.source_url} onChange={(e) => setF({ ...f, source_url: e.target.value })} placeholder="https://cloud.debian.org/…qcow2" />
         </Field>
         <InlineError error={add.error} />
@@ -57,6 +58,7 @@ export default function Storage() {
   const volumes = useVolumes();
   const images = useImages();
   const [adding, setAdding] = useState(false);
+  const [uploading, setUploading] = useState(false);
   const role = loadAuth()?.role;
   const canWrite = role === "admin" || role === "operator";
   return (
@@ -91,7 +93,17 @@ export default function Storage() {
           )}
         </Loadable>
       </Card>
-      <Card title="Image & ISO library" actions={canWrite && (<Button onClick={() => setAdding(true)}><Plus className="size-3.5" /> Add</Button>)}>
+      <Card
+        title="Image & ISO library"
+        actions={
+          canWrite && (
+            <div className="flex gap-2">
+              <Button onClick={() => setUploading(true)}><Upload className="size-3.5" /> Upload</Button>
+              <Button onClick={() => setAdding(true)}><Plus className="size-3.5" /> Add</Button>
+            </div>
+          )
+        }
+      >
         <Loadable q={images} empty={(d) => (d.length ? null : <Empty title="The library is empty" hint="Add a cloud image or an ISO to create VMs from." />)}>
           {(list) => (
             <Table label="Images">
@@ -119,6 +131,7 @@ export default function Storage() {
                     <td className={td}>{bytes(i.size_bytes)}</td>
                     <td className={td}>
                       <StateBadge state={i.state ?? "ready"} />
+                      {i.error ? <div className="mt-1 max-w-xs truncate text-xs text-red-600" title={i.error}>{i.error}</div> : null}
                     </td>
                   </tr>
                 ))}
@@ -157,6 +170,7 @@ export default function Storage() {
           )}
         </Loadable>
       </Card>
+      {uploading && <UploadImage open={uploading} onClose={() => setUploading(false)} pools={(pools.data ?? []).map((p) => p.id)} />}
       {adding && <AddImage open={adding} onClose={() => setAdding(false)} pools={(pools.data ?? []).map((p) => p.id)} />}
     </div>
   );
