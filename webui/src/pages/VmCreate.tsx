@@ -37,6 +37,10 @@ export interface Draft {
   confirm: string;
   start: boolean;
   ha: boolean;
+  /** Direct kernel boot: image ids of kind kernel/initrd, and the command line. */
+  kernel: string;
+  initrd: string;
+  cmdline: string;
 }
 
 /** The problems that block each step (the API checks again: 422 with field paths). */
@@ -66,7 +70,7 @@ export default function VmCreate() {
   const nodes = useNodes();
   const vms = useVms();
   const [step, setStep] = useState(0);
-  const [d, setD] = useState<Draft>({ name: "", vcpus: 1, memory_mib: 1024, disks: [], nics: [], hostname: "", keys: "", password: "", confirm: "", start: true, ha: false });
+  const [d, setD] = useState<Draft>({ name: "", vcpus: 1, memory_mib: 1024, disks: [], nics: [], hostname: "", keys: "", password: "", confirm: "", start: true, ha: false, kernel: "", initrd: "", cmdline: "" });
   const [touched, setTouched] = useState(false);
   const [serverErr, setServerErr] = useState<unknown>(null);
   const set = (patch: Partial<Draft>) => setD((o) => ({ ...o, ...patch }));
@@ -90,6 +94,7 @@ export default function VmCreate() {
         password_hash: d.password ? await sha512crypt(d.password) : null,
       };
     if (d.ha) body["ha"] = { enabled: true };
+    if (d.kernel) Object.assign(body, { kernel: d.kernel, initrd: d.initrd || null, cmdline: d.cmdline || null });
     return post<Vm>("/vms", body);
   }, [["vms"], ["cluster"], ["volumes"]]);
 
@@ -109,7 +114,9 @@ export default function VmCreate() {
     });
   const err = (k: string) => (touched ? (problems[k] ?? null) : null);
   const fieldErrs = serverErr instanceof ApiError ? serverErr.fieldErrors() : {};
-  const diskImages = (images.data ?? []).filter((i) => i.kind !== "iso");
+  const diskImages = (images.data ?? []).filter((i) => !["iso", "kernel", "initrd"].includes(i.kind ?? ""));
+  const kernels = (images.data ?? []).filter((i) => i.kind === "kernel");
+  const initrds = (images.data ?? []).filter((i) => i.kind === "initrd");
 
   return (
     <div className="mx-auto max-w-3xl space-y-5">
@@ -216,6 +223,36 @@ export default function VmCreate() {
               <Button onClick={() => set({ disks: [...d.disks, { size_gib: 10, pool: "", image: d.disks.length === 0 ? (diskImages[0]?.id ?? "") : "" }] })}>
                 <Plus className="size-3.5" /> Add disk
               </Button>
+              {kernels.length > 0 && (
+                <fieldset className="space-y-3 rounded-lg border border-zinc-200 p-3 dark:border-zinc-800">
+                  <legend className="px-1 text-[13px] font-medium text-zinc-700 dark:text-zinc-300">Direct kernel boot (optional)</legend>
+                  <div className="grid gap-3 sm:grid-cols-2">
+                    <Field label="Kernel" htmlFor="boot-kernel" error={fieldErrs["/kernel"] ?? null}>
+                      <select id="boot-kernel" className={inputCls} value={d.kernel} onChange={(e) => set({ kernel: e.target.value, ...(e.target.value ? {} : { initrd: "", cmdline: "" }) })}>
+                        <option value="">None (boot from disk or CD-ROM)</option>
+                        {kernels.map((im) => (
+                          <option key={im.id} value={im.id}>
+                            {im.name ?? im.id}
+                          </option>
+                        ))}
+                      </select>
+                    </Field>
+                    <Field label="Initrd" htmlFor="boot-initrd" error={fieldErrs["/initrd"] ?? null}>
+                      <select id="boot-initrd" className={inputCls} value={d.initrd} disabled={!d.kernel} onChange={(e) => set({ initrd: e.target.value })}>
+                        <option value="">None</option>
+                        {initrds.map((im) => (
+                          <option key={im.id} value={im.id}>
+                            {im.name ?? im.id}
+                          </option>
+                        ))}
+                      </select>
+                    </Field>
+                  </div>
+                  <Field label="Kernel command line" htmlFor="boot-cmdline" error={fieldErrs["/cmdline"] ?? null}>
+                    <input id="boot-cmdline" className={cx(inputCls, "font-mono text-xs")} value={d.cmdline} disabled={!d.kernel} onChange={(e) => set({ cmdline: e.target.value })} placeholder="console=ttyS0" />
+                  </Field>
+                </fieldset>
+              )}
             </div>
           )}
           {step === 2 && (
@@ -261,6 +298,16 @@ export default function VmCreate() {
                 </dd>
                 <dt className="text-zinc-500">Disks</dt>
                 <dd>{d.disks.length ? d.disks.map((x) => `${x.size_gib} GiB${x.image ? ` from ${images.data?.find((i) => i.id === x.image)?.name ?? x.image}` : ""}`).join(", ") : "none"}</dd>
+                {d.kernel ? (
+                  <>
+                    <dt className="text-zinc-500">Boot</dt>
+                    <dd>
+                      kernel {images.data?.find((i) => i.id === d.kernel)?.name ?? d.kernel}
+                      {d.initrd ? ` + ${images.data?.find((i) => i.id === d.initrd)?.name ?? d.initrd}` : ""}
+                      {d.cmdline ? <code className="ml-1 font-mono text-xs">{d.cmdline}</code> : null}
+                    </dd>
+                  </>
+                ) : null}
                 <dt className="text-zinc-500">Networks</dt>
                 <dd>{d.nics.join(", ") || "none"}</dd>
                 <dt className="text-zinc-500">Cloud-init</dt>
