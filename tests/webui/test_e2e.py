@@ -1,6 +1,11 @@
 """The web UI in a real browser (Debian's chromium via playwright-core) against a
-3-host lab: log in, create a VM and watch it run, see its console on the canvas,
-stop it, kill the host serving the page and carry on through another host.
+3-host lab: log in, upload an ISO with progress, see every host's certificate,
+create the test guest (direct kernel boot) and watch it run, see its console on
+the canvas and its marker in the serial log, take a snapshot, stop it, kill the
+host serving the page and carry on through another host.
+
+Before the browser runs, this test makes a shared pool in the lab and registers
+the test guest's kernel and initrd in it as images (through the API).
 
 The browser is driven by ``webui/e2e/e2e.mjs``; this test owns the lab and kills
 the host when the script asks (``KILL <origin>`` on its stdout). Screenshots of
@@ -22,7 +27,9 @@ import pytest
 
 from chaos.lab import Lab, wait_for
 from chaos.lab.http import ApiError, get_json
+from hypervisor.testguest import TEST_GUEST_CMDLINE, ensure_test_guest
 from peer.membership import target_voters
+from tests.util import LocalApi
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBUI = ROOT / "webui"
@@ -63,6 +70,29 @@ def formed(lab: Lab, n: int) -> bool:
     return roles.count("leader") == 1 and len(voters) == target_voters(n)
 
 
+def register_test_guest(lab: Lab, via: LocalApi) -> dict[str, str]:
+    """A shared pool (a directory every lab host sees) holding the test guest's
+    kernel and initrd as images; what the browser needs to pick them."""
+    pool = lab.dir / "pool"
+    status, body = via.post("/pools", {"name": "lab", "path": str(pool), "shared": True})
+    assert status == 201, body
+    pool.mkdir(parents=True, exist_ok=True)
+    guest = ensure_test_guest()
+    names = {}
+    for kind, src in (("kernel", guest.kernel), ("initrd", guest.initrd)):
+        dst = pool / f"test-guest-{src.name}"
+        shutil.copyfile(src, dst)
+        name = f"test-guest-{kind}"
+        status, body = via.post(
+            "/images", {"name": name, "kind": kind, "pool": "lab", "path": str(dst)}
+        )
+        assert status == 201 and body["state"] == "ready", body
+        names[kind] = name
+    # console=tty0 first: the kernel also writes to the VGA screen, and the last
+    # console (the serial port) stays /dev/console, where the marker goes.
+    return {**names, "pool": "lab", "cmdline": f"console=tty0 {TEST_GUEST_CMDLINE}"}
+
+
 def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> None:
     assert shutil.which("node"), "node is missing (the machine ships Node 20)"
     assert CHROMIUM.exists(), "Debian's chromium is missing: scripts/setup.sh installs it"
@@ -73,7 +103,13 @@ def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> N
     assert password, "no initial admin password"
     assert wait_for(lambda: formed(lab, 3), 180, interval=0.5), "the cluster did not form"
     by_origin = {h.url.rstrip("/"): h.name for h in hosts}
-    cfg = {"urls": [h.url for h in hosts], "password": password, "artifacts": str(ARTIFACTS)}
+    guest = register_test_guest(lab, LocalApi(hosts[0].dir / "peer.sock", timeout=10))
+    cfg = {
+        "urls": [h.url for h in hosts],
+        "password": password,
+        "artifacts": str(ARTIFACTS),
+        "guest": guest,
+    }
     proc = subprocess.Popen(
         ["node", "e2e/e2e.mjs", json.dumps(cfg)],
         cwd=WEBUI,
@@ -83,7 +119,7 @@ def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> N
         text=True,
     )
     # The whole run must finish in time even if the browser hangs.
-    timer = threading.Timer(420, proc.kill)
+    timer = threading.Timer(600, proc.kill)
     timer.start()
     log: list[str] = []
     killed: list[str] = []
@@ -104,9 +140,24 @@ def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> N
             proc.kill()
             proc.wait()
     out = "\n".join(log)
+    print(out)  # the browser's steps and figures, shown with -s
     assert proc.returncode == 0, out[-5000:]
     assert killed == ["h1"], out[-3000:]
     assert "STEP done" in log
+    for line in (
+        "serial: QUANTIX-GUEST-READY",
+        "snapshot: e2e-snap listed",
+        "certificates: 3 valid",
+    ):
+        assert line in log, out[-3000:]
+    assert any(line.startswith("upload: Ready") for line in log), out[-3000:]
     assert any(line.startswith("moved to https://") for line in log), out[-3000:]
-    for name in ("02-dashboard", "11-vm-console", "15-failover-dashboard"):
+    for name in (
+        "02-dashboard",
+        "04c-storage-image-ready",
+        "06b-settings-certificates",
+        "11-vm-console",
+        "11b-vm-snapshots",
+        "15-failover-dashboard",
+    ):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000

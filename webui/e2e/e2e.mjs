@@ -3,6 +3,8 @@
 // Protocol with the driver (tests/webui/test_e2e.py): this script prints
 // "KILL <url>" when it wants the peer serving the page killed, and waits for a
 // line "KILLED" on stdin. Every step prints "STEP <name>"; failures exit 1.
+// cfg.guest (optional): {kernel, initrd, cmdline} — names of kernel/initrd
+// images the driver registered, to create the VM by direct kernel boot.
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
 import { launch } from "./browser.mjs";
@@ -64,6 +66,45 @@ try {
   await page.getByRole("heading", { name: "VMs on this host" }).waitFor();
   await shot("07-host-detail");
 
+  step("upload");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Storage" }).click();
+  await page.getByRole("heading", { name: "Storage", exact: true }).waitFor();
+  await page.getByRole("button", { name: "Upload", exact: true }).click();
+  const isoName = `e2e-${Date.now().toString(36)}.iso`;
+  // 3 MiB: enough for the bar to move; ISO-looking name so the kind is guessed.
+  await page.getByLabel("File").setInputFiles({ name: isoName, mimeType: "application/octet-stream", buffer: Buffer.alloc(3 * 1024 * 1024, 0x51) });
+  if ((await page.getByLabel("Kind").inputValue()) !== "iso") throw new Error("the upload was not taken for an ISO");
+  await page.getByRole("dialog").getByRole("button", { name: "Upload" }).click();
+  await page.getByTestId("upload-result").waitFor({ timeout: 60_000 });
+  const result = await page.getByTestId("upload-result").textContent();
+  if (!/Ready/.test(result ?? "")) throw new Error(`the upload failed: ${result}`);
+  const pct = await page.getByRole("progressbar", { name: "Upload progress" }).getAttribute("aria-valuenow");
+  if (pct !== "100") throw new Error(`the progress bar ended at ${pct}%`);
+  console.log(`upload: ${result}`);
+  await shot("04b-storage-upload-done", false);
+  await page.getByRole("dialog").getByRole("button", { name: "Close", exact: true }).last().click();
+  const imgRow = page.getByRole("table", { name: "Images" }).getByRole("row").filter({ hasText: isoName });
+  await imgRow.getByText("ready", { exact: true }).waitFor({ timeout: 30_000 });
+  await shot("04c-storage-image-ready");
+
+  step("certificates");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("navigation", { name: "Settings sections" }).getByRole("link", { name: "Certificates" }).click();
+  const certs = page.getByRole("table", { name: "Certificates" });
+  await certs.waitFor();
+  // Every host publishes its certificate with its node record (every 10 s at most).
+  const certDeadline = Date.now() + 60_000;
+  for (;;) {
+    const valid = await certs.getByText("valid", { exact: true }).count();
+    if (valid === cfg.urls.length) break;
+    if (Date.now() > certDeadline) throw new Error(`${valid} of ${cfg.urls.length} certificates shown valid`);
+    await page.waitForTimeout(1000);
+    await page.reload();
+    await certs.waitFor();
+  }
+  console.log(`certificates: ${cfg.urls.length} valid`);
+  await shot("06b-settings-certificates");
+
   step("create");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Virtual machines" }).click();
   await page.getByRole("link", { name: "New VM" }).first().click();
@@ -74,7 +115,19 @@ try {
     await page.getByRole("button", { name: "Next" }).click();
     await page.locator("[aria-current=step]").getByText(to).waitFor();
   };
-  await next("Disks"); // none
+  await next("Disks");
+  if (cfg.guest) {
+    // A small disk in the lab's shared pool (a running VM's snapshot needs a
+    // qcow2 disk for its memory), and the test guest by direct kernel boot.
+    await page.getByRole("button", { name: /Add disk/ }).click();
+    await page.getByLabel("Disk 1 image").selectOption("");
+    await page.getByLabel("Pool").selectOption(cfg.guest.pool);
+    await page.getByLabel("Size (GiB)").fill("1");
+    await page.getByLabel("Kernel", { exact: true }).selectOption({ label: cfg.guest.kernel });
+    await page.getByLabel("Initrd").selectOption({ label: cfg.guest.initrd });
+    await page.getByLabel("Kernel command line").fill(cfg.guest.cmdline);
+    await shot("08b-create-kernel-boot");
+  }
   await next("Network"); // none in the lab
   await next("Cloud-init"); // none
   await next("Review");
@@ -101,6 +154,37 @@ try {
   }
   console.log(`console lit pixels: ${lit}`);
   await shot("11-vm-console");
+
+  const vmId = new URL(vmUrl).pathname.split("/")[2];
+  if (cfg.guest) {
+    step("serial");
+    // The serial log lives on the VM's host; this peer forwards the read.
+    const serialDeadline = Date.now() + 120_000;
+    for (;;) {
+      const log = await page.evaluate(async (id) => {
+        const r = await fetch(`/api/v1/vms/${id}/serial?offset=0&limit=1048576`, { credentials: "same-origin" });
+        return r.ok ? (await r.json()).data : `HTTP ${r.status}`;
+      }, vmId);
+      if (log.includes("QUANTIX-GUEST-READY")) break;
+      if (Date.now() > serialDeadline) throw new Error(`no QUANTIX-GUEST-READY in the serial log: ${log.slice(-500)}`);
+      await page.waitForTimeout(1000);
+    }
+    console.log("serial: QUANTIX-GUEST-READY");
+  }
+
+  step("snapshots");
+  await page.getByRole("link", { name: "snapshots" }).click();
+  await page.getByLabel("New snapshot").fill("e2e-snap");
+  await page.getByRole("button", { name: "Take snapshot" }).click();
+  await page.getByRole("table", { name: "Snapshots" }).getByText(/^e2e-snap/).waitFor({ timeout: 120_000 });
+  console.log("snapshot: e2e-snap listed");
+  await shot("11b-vm-snapshots");
+  // Taking a snapshot pauses the guest for a moment: it must come back running.
+  await page.getByRole("link", { name: "summary" }).click();
+  const afterSnap = await page.getByTestId("vm-state").textContent();
+  if (/error/.test(afterSnap ?? "")) console.log(`after snapshot: error: ${await page.getByTestId("vm-error").textContent().catch(() => "?")}`);
+  await page.getByTestId("vm-state").getByText("running", { exact: true }).waitFor({ timeout: 60_000 });
+  console.log("after snapshot: running");
 
   step("stop");
   await page.getByRole("link", { name: "summary" }).click();
