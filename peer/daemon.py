@@ -363,7 +363,7 @@ class Peer:
         from peer.reconciler.service import fence_ha_vms
 
         log.warning("lease renewed again after fencing: resuming the reconciler")
-        rec = Reconciler(self.store, driver, self.ctx.node_id)
+        rec = Reconciler(self.store, driver, self.ctx.node_id, migration_address=self.ctx.address)
         await rec.start()
         self.ctx.services["reconciler"] = rec
         self.ctx.services["fence_vms"] = lambda: fence_ha_vms(self.ctx, rec, driver)

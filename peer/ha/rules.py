@@ -72,7 +72,11 @@ def may_start(
         return True, ""
     source = mig.get("source")
     st = status or {}
-    if st.get("node") == me and st.get("epoch") == vm.get("placement_epoch"):
+    if (
+        st.get("node") == me
+        and st.get("epoch") == vm.get("placement_epoch")
+        and st.get("state") != "migrating"  # only our offer to receive it live
+    ):
         return True, ""  # it has arrived (or was started here) for this epoch
     if (
         st.get("node") == source

@@ -33,6 +33,7 @@ from hypervisor.contract import DomainEvent, DomainInfo, Driver
 from hypervisor.errors import DomainExists, DomainNotFound, HypervisorError
 from hypervisor.spec import VmSpec, parse_spec
 from peer.events.log import event_ops, event_value
+from peer.reconciler.live import LiveMigrations, live_intent
 from peer.reconciler.resolve import (
     Decision,
     ResolveError,
@@ -64,6 +65,7 @@ class Reconciler:
         shutdown_timeout: float = 60.0,
         workers: int = 8,
         retry_after: float = 10.0,
+        migration_address: str | None = None,
     ) -> None:
         self.store = store
         self.driver = driver
@@ -89,6 +91,10 @@ class Reconciler:
         self._our_shutdowns: dict[str, float] = {}  # VMs we asked to shut down, when
         self._stopping = False
         self.passes = 0  # reconcile passes run (for tests and metrics)
+        # The target listens for live migrations on the management address.
+        self.live = LiveMigrations(
+            store, driver, node_id, migration_address, self._run, self._commit, self._define
+        )
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -176,9 +182,14 @@ class Reconciler:
                 elif c.table == "vm_status":
                     # Another peer's report (a migration's source handing over) can
                     # be what a VM placed here waits for; our own reports are not.
+                    # And a live migration's source waits for its target's offer.
                     if c.value is not None and c.value.get("node") != self.node_id:
                         vm = self.store.get("vms", c.key)
-                        if vm is not None and vm.value.get("placement") == self.node_id:
+                        mig = live_intent(vm.value if vm is not None else None)
+                        if vm is not None and (
+                            vm.value.get("placement") == self.node_id
+                            or (mig is not None and mig.get("source") == self.node_id)
+                        ):
                             self.kick(c.key)
                 elif c.table == "tasks" and c.value is not None:
                     res = str(c.value.get("resource") or "")
@@ -232,7 +243,8 @@ class Reconciler:
             self._fenced(),
         )
         if d.hand_over:
-            await self._hand_over(vm_id, d)
+            assert vm is not None
+            await self._hand_over(vm_id, vm, st.value if st is not None else {}, d)
             return
         if d.remove:
             if await self._remove(vm_id, d) and vm is None:
@@ -246,6 +258,10 @@ class Reconciler:
                 await self._forget(vm_id)
             return
         assert vm is not None and rec is not None
+        if self.live.is_target(vm):
+            if await self.live.receive(vm_id, vm, st.value if st is not None else {}, dom):
+                return
+            dom = await self._domain(vm_id)
         if vm_id in self._guest_stopped:
             self._guest_stopped.discard(vm_id)
             if d.desired == "running":
@@ -317,18 +333,27 @@ class Reconciler:
         lease = self.store.get("leases", self.node_id)
         return bool(lease is not None and lease.value.get("fenced"))
 
-    async def _hand_over(self, vm_id: str, d: Decision) -> None:
-        """The source of a live migration. This driver cannot migrate live yet, so
-        the move goes cold: shut the guest down (ACPI, then force), then the
-        domain is removed and the stopped copy reported; the target starts it."""
-        log.warning("VM %s: %s: live migration unsupported here, moving it cold", vm_id, d.why)
-        self._our_shutdowns[vm_id] = time.monotonic()
-        with contextlib.suppress(DomainNotFound):
-            try:
-                await self._run(self.driver.shutdown, vm_id, self.shutdown_timeout)
-            except HypervisorError as e:
-                log.warning("VM %s: shutdown for the hand-over failed: %s", vm_id, e.message)
-                await self._run(self.driver.stop, vm_id)
+    async def _hand_over(
+        self, vm_id: str, vm: dict[str, Any], st: dict[str, Any], d: Decision
+    ) -> None:
+        """The source of a live migration: send the guest to the target's offer
+        (peer.reconciler.live); if it cannot go live, move it cold: shut the guest
+        down (ACPI, then force), remove the domain and report the stopped copy,
+        which the target waits for before it boots the VM."""
+        outcome = await self.live.send(vm_id, vm, st)
+        if outcome in ("wait", "failed"):
+            return
+        if outcome == "cold":
+            log.warning("VM %s: %s: moving it cold", vm_id, d.why)
+            self._our_shutdowns[vm_id] = time.monotonic()
+            with contextlib.suppress(DomainNotFound):
+                try:
+                    await self._run(self.driver.shutdown, vm_id, self.shutdown_timeout)
+                except HypervisorError as e:
+                    log.warning("VM %s: shutdown for the hand-over failed: %s", vm_id, e.message)
+                    await self._run(self.driver.stop, vm_id)
+        # Sent live (our copy is paused for good) or shut down: remove it and
+        # report it stopped, the target's signal to resume or boot the guest.
         await self._remove(vm_id, replace(d, remove=True, purge_disks=False))
 
     async def _report_source(self, vm_id: str, epoch: int) -> None:
@@ -389,19 +414,9 @@ class Reconciler:
             log.warning("VM %s: %s: forcing it off", vm_id, d.why)
             await _step("stop_stale", self._run(self.driver.stop, vm_id))
             dom = await self._domain(vm_id)
-        tables = self._tables(RESOLVE_TABLES)
-        raw = _step_sync("resolve", lambda: resolve_spec(vm, tables))
-        spec = _step_sync("validate", lambda: parse_spec(vm_id, raw))
-        for name, path in pools_needed(raw, tables).items():
-            if name not in self._pools_ready:
-                await _step("pool", self._run(self.driver.ensure_pool, name, path))
-                self._pools_ready.add(name)
+        spec = await self._spec(vm_id, vm)
         if dom is None:
-            try:
-                dom = await _step("define", self._run(self.driver.create, spec, d.epoch))
-            except DomainExists:
-                dom = await self._domain(vm_id)
-            await self._volumes_ready(vm, spec)
+            dom = await self._define(vm_id, vm, d.epoch, spec)
         elif dom.epoch != d.epoch:
             # A stale copy was forced off above; an adopted one (a reverted
             # migration) keeps running: either way it now holds this epoch.
@@ -410,6 +425,29 @@ class Reconciler:
         dom = await self._apply_spec(vm_id, spec, dom)
         dom = await self._converge(vm_id, vm, d, dom)
         await self._finish_task(vm, dom)
+        return dom
+
+    async def _spec(self, vm_id: str, vm: dict[str, Any]) -> VmSpec:
+        """The driver's spec for the record, with the pools it needs in place."""
+        tables = self._tables(RESOLVE_TABLES)
+        raw = _step_sync("resolve", lambda: resolve_spec(vm, tables))
+        spec = _step_sync("validate", lambda: parse_spec(vm_id, raw))
+        for name, path in pools_needed(raw, tables).items():
+            if name not in self._pools_ready:
+                await _step("pool", self._run(self.driver.ensure_pool, name, path))
+                self._pools_ready.add(name)
+        return spec
+
+    async def _define(
+        self, vm_id: str, vm: dict[str, Any], epoch: int, spec: VmSpec | None = None
+    ) -> DomainInfo | None:
+        spec = spec or await self._spec(vm_id, vm)
+        dom: DomainInfo | None
+        try:
+            dom = await _step("define", self._run(self.driver.create, spec, epoch))
+        except DomainExists:
+            dom = await self._domain(vm_id)
+        await self._volumes_ready(vm, spec)
         return dom
 
     async def _apply_spec(self, vm_id: str, spec: VmSpec, dom: DomainInfo) -> DomainInfo:

@@ -168,6 +168,13 @@ def decide(
             st.get("node") == node_id
             and st.get("epoch") == src_epoch
             and st.get("state") == "stopped"
+        ) or (
+            # The target already reports the VM at its new epoch: our report
+            # was read, and writing it again would only hide the target's.
+            vm is not None
+            and st.get("node") == vm.get("placement")
+            and st.get("epoch") == vm.get("placement_epoch")
+            and st.get("state") != "migrating"
         )
         if src_epoch is not None and not reported:
             return Decision(report_source=src_epoch, why="migration source without a copy")

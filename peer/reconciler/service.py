@@ -48,7 +48,7 @@ async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | N
     except HypervisorError as e:
         log.error("no hypervisor (%s): VMs are not run on this host: %s", cfg.libvirt_uri, e)
         return None
-    rec = Reconciler(ctx.store, driver, ctx.node_id)
+    rec = Reconciler(ctx.store, driver, ctx.node_id, migration_address=ctx.address)
     await rec.start()
     ctx.services["driver"] = driver
     ctx.services["reconciler"] = rec

@@ -221,22 +221,47 @@ async def test_failures_are_recorded_and_leave_nothing(env, drv):
     assert not [v for v in drv.list_volumes("local") if v.name.startswith(vm)]
 
 
-async def test_live_migration_source_hands_over_cold(env, drv):
-    store, _ = env
-    vm = new_id()
+async def live_intent_to_n2(store, vm):
+    """A running guest here (epoch 4), then the leader's live move to n2 (epoch 5)."""
     await store.put("vms", vm, record(placement_epoch=4))
     await wait_status(store, vm, lambda s: s["state"] == "running" and s["epoch"] == 4)
-    wait_serial(drv, vm, MARKER)
     cur = store.get("vms", vm).value
     intent = {"kind": "live", "source": NODE, "target": "n2", "source_epoch": 4}
     await store.put("vms", vm, dict(cur, placement="n2", placement_epoch=5, migration=intent))
-    # No live migration in this driver yet: the guest is shut down (it sees the
-    # ACPI button), the copy removed, and the hand-over reported for epoch 4.
-    st = await wait_status(store, vm, lambda s: s["reason"] == "handed_over")
+
+
+def offer(uri, error=None):
+    incoming = {"uri": uri, "error": error, "source": NODE, "source_epoch": 4}
+    return {"node": "n2", "epoch": 5, "state": "migrating", "incoming": incoming}
+
+
+async def test_a_source_whose_target_cannot_receive_live_moves_it_cold(env, drv):
+    store, _ = env
+    vm = new_id()
+    await live_intent_to_n2(store, vm)
+    wait_serial(drv, vm, MARKER)
+    await store.put("vm_status", vm, offer(None, "this driver cannot receive a live migration"))
+    # The guest is shut down (it sees the ACPI button), the copy removed, and
+    # the hand-over reported for epoch 4: the target boots it.
+    st = await wait_status(store, vm, lambda s: s.get("reason") == "handed_over", timeout=90)
     assert (st["node"], st["epoch"], st["state"]) == (NODE, 4, "stopped")
     with pytest.raises(DomainNotFound):
         drv.domain_info(vm)
     await store.delete("vms", vm)
+
+
+async def test_a_failed_live_migration_leaves_the_guest_running_and_says_why(env, drv):
+    store, _ = env
+    vm = new_id()
+    await live_intent_to_n2(store, vm)
+    wait_serial(drv, vm, MARKER)
+    # An offer nobody listens behind (port 9 on loopback): QEMU's connect fails.
+    await store.put("vm_status", vm, offer("tcp:127.0.0.1:9"))
+    st = await wait_status(store, vm, lambda s: s.get("migration_error"))
+    assert (st["node"], st["epoch"], st["state"]) == (NODE, 4, "running")
+    assert drv.domain_info(vm).state == "running"  # the guest never stopped
+    await store.delete("vms", vm)
+    await wait_gone(drv, vm)
 
 
 async def test_migration_target_waits_for_the_sources_report(env, drv):
