@@ -1,0 +1,89 @@
+"""An upload that lands on a peer without the image's pool is streamed on to the
+host that has it (with the caller's credentials), on a real 2-host lab."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import shutil
+import ssl
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from chaos.lab import Host, Lab
+from tests.util import LocalApi, wait_for
+
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
+
+DATA = secrets.token_bytes(3 * 1024 * 1024 + 17)  # several chunks, not a round size
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    root = Path(tempfile.mkdtemp(prefix="qxu", dir="/tmp"))
+    lab = Lab("u" + secrets.token_hex(3), root)
+    try:
+        yield lab
+    finally:
+        lab.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def api(h: Host) -> LocalApi:
+    return LocalApi(h.dir / "peer.sock", timeout=15)
+
+
+def _tls() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # lab peers' certificates are self-signed
+    return ctx
+
+
+async def put(url: str, token: str, data: bytes) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"}
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls())) as s,
+        s.put(url, data=data, headers=headers) as r,
+    ):
+        return r.status, await r.json()
+
+
+def test_an_upload_to_another_peer_is_forwarded_to_the_pools_host(lab: Lab) -> None:
+    hosts = lab.up(2)
+    wait_for(lambda: sum(m["voter"] for m in api(hosts[0]).get("/cluster")["members"]) == 2, 60)
+    by_id = {api(h).get("/peer")["node_id"]: h for h in hosts}
+    entry = hosts[0]
+    target_id, target = next((nid, h) for nid, h in by_id.items() if h is not entry)
+    status, tok = api(entry).post("/tokens", {"name": "upload", "user": "admin"})
+    assert status == 201, tok
+    pool_dir = target.dir / "own-pool"
+    body = {"name": "own", "path": str(pool_dir), "nodes": [target_id]}
+    status, pool = api(entry).post("/pools", body)
+    assert status == 201, pool
+
+    def new_image(**extra: Any) -> str:
+        status, img = api(entry).post(
+            "/images", {"name": "blob.img", "kind": "disk", "pool": "own", **extra}
+        )
+        assert status == 201, img
+        return str(img["id"])
+
+    # A wrong declared checksum: refused by the target, passed back, nothing left.
+    bad = new_image(sha256="0" * 64)
+    status, err = asyncio.run(put(f"{entry.url}api/v1/images/{bad}/content", tok["token"], DATA))
+    assert status == 422 and err["code"] == "checksum_mismatch", err
+    assert not pool_dir.exists() or list(pool_dir.iterdir()) == []
+
+    good = new_image()
+    status, img = asyncio.run(put(f"{entry.url}api/v1/images/{good}/content", tok["token"], DATA))
+    assert status == 200, img
+    assert img["state"] == "ready" and img["node"] == target_id
+    assert img["sha256"] == hashlib.sha256(DATA).hexdigest()
+    assert Path(img["path"]).parent == pool_dir and Path(img["path"]).read_bytes() == DATA
