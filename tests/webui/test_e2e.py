@@ -84,7 +84,14 @@ def register_test_guest(lab: Lab, via: LocalApi) -> dict[str, str]:
         shutil.copyfile(src, dst)
         name = f"test-guest-{kind}"
         status, body = via.post(
-            "/images", {"name": name, "kind": kind, "pool": "lab", "path": str(dst)}
+            "/images",
+            {
+                "name": name,
+                "kind": kind,
+                "pool": "lab",
+                "path": str(dst),
+                "size_bytes": dst.stat().st_size,
+            },
         )
         assert status == 201 and body["state"] == "ready", body
         names[kind] = name

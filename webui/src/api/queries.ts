@@ -84,7 +84,9 @@ export const useImages = () =>
   useQuery({
     queryKey: ["images"],
     queryFn: () => listAll<Image>("/images"),
-    refetchInterval: (q) => ((q.state.data ?? []).some((i) => i.state && !["ready", "error", "failed"].includes(i.state)) ? SETTLE_MS : false),
+    // Follow imports and uploads in flight; a pending image without a source
+    // waits for an upload that may never come: no polling for it.
+    refetchInterval: (q) => ((q.state.data ?? []).some((i) => i.state === "importing" || i.state === "uploading" || (i.state === "pending" && i.source_url)) ? SETTLE_MS : false),
   });
 export const useNetworks = () => useQuery({ queryKey: ["networks"], queryFn: () => listAll<Network>("/networks") });
 export const useCertificates = () =>

@@ -149,6 +149,7 @@ export interface Image extends Rec {
   state?: string;
   error?: string | null;
   node?: string | null;
+  source_url?: string | null;
 }
 
 /** A member host's API certificate (GET /cluster/certificates). */
