@@ -24,7 +24,8 @@ LEVELS = ("info", "warning", "error")
 def new_key(now: float | None = None) -> str:
     """A unique, time-ordered key (nanoseconds, zero-padded, plus randomness)."""
     ns = int((time.time() if now is None else now) * 1e9)
-    return f"{ns:020d}-{secrets.token_hex(3)}"
+    # 64 random bits: a leader's pass may log thousands of events with one timestamp.
+    return f"{ns:020d}-{secrets.token_hex(8)}"
 
 
 def event_value(

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from hypervisor.contract import DomainInfo, Driver
 from hypervisor.errors import DomainNotFound, HypervisorError, Unsupported
+from peer.events.log import event_ops, event_value
 from raft.errors import StoreError
 from raft.store import Store, put
 
@@ -268,13 +269,14 @@ class LiveMigrations:
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
-        log.info(
-            "VM %s: sent to %s live in %.2f s (downtime %s ms)",
-            vm_id,
-            mig.get("target"),
-            time.monotonic() - t0,
-            res.get("downtime"),
+        took = time.monotonic() - t0
+        text = (
+            f"sent live to {mig.get('target')} in {took:.2f} s"
+            f" (guest paused {res.get('downtime', '?')} ms)"
         )
+        log.info("VM %s: %s", vm_id, text)
+        ev = event_value("vm.sent_live", "vms", vm_id, text, node=self.node_id)
+        await self._commit(event_ops(self.store, ev))
         return "sent"
 
     async def _follow_task(self, task: str, progress: dict[str, Any]) -> None:
