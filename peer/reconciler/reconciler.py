@@ -30,7 +30,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from hypervisor.contract import DomainEvent, DomainInfo, Driver
-from hypervisor.errors import DomainExists, DomainNotFound, HypervisorError
+from hypervisor.errors import DomainExists, DomainNotFound, HypervisorError, InvalidState
 from hypervisor.spec import VmSpec, parse_spec
 from peer.events.log import event_ops, event_value
 from peer.reconciler.live import LiveMigrations, live_intent
@@ -52,6 +52,9 @@ T = TypeVar("T")
 TASK_KINDS = {"start": "running", "shutdown": "stopped", "stop": "stopped", "pause": "paused"}
 TASK_KINDS["resume"] = "running"
 RESOLVE_TABLES = ("volumes", "images", "networks", "pools")
+# Pauses not to undo: an I/O error waits for a person; the others are libvirt's
+# own, for the length of a snapshot, save, dump or start, and it resumes itself.
+HELD_PAUSES = frozenset({"io_error", "snapshot", "save", "dump", "starting_up", "migration"})
 
 
 class Reconciler:
@@ -476,8 +479,13 @@ class Reconciler:
         if desired == "running":
             if state in ("stopped", "crashed"):
                 await _step("start", self._run(drv.start, vm_id))
-            elif state == "paused" and dom.reason != "io_error":
-                await _step("resume", self._run(drv.resume, vm_id))
+            elif state == "paused" and dom.reason not in HELD_PAUSES:
+                try:
+                    await _step("resume", self._run(drv.resume, vm_id))
+                except InvalidState:
+                    # Resumed meanwhile (a pause libvirt ended itself): fine if it runs.
+                    if (await self._run(drv.domain_info, vm_id)).state != "running":
+                        raise
         elif desired == "paused":
             if state in ("stopped", "crashed"):
                 await _step("start", self._run(drv.start, vm_id))

@@ -97,6 +97,31 @@ async def test_placed_vm_runs_stops_gracefully_and_is_deleted_with_its_disks(env
     assert not Path(drv.paths(vm).dir).exists()
 
 
+async def test_a_snapshot_of_a_running_guest_is_not_an_error(env, drv):
+    """libvirt pauses the guest while it saves its memory, then resumes it: that
+    pause is libvirt's own, and the reconciler must not fight it."""
+    store, rec = env
+    vm = new_id()
+    await store.put("volumes", f"{vm}-v0", {"pool": "local", "name": f"{vm}-d0", "vm": vm})
+    disks = [{"id": "d0", "pool": "local", "volume": f"{vm}-v0", "size_gib": 0.05}]
+    await store.put("vms", vm, record(disks=disks))
+    await wait_status(store, vm, lambda s: s["state"] == "running")
+    wait_serial(drv, vm, MARKER)
+    seen = []
+    watch = store.watch(["vm_status"], from_revision=store.revision)
+    for i in range(3):
+        await asyncio.to_thread(drv.snapshot_create, vm, f"s{i}")
+    await rec.wait_idle()
+    st = await wait_status(store, vm, lambda s: s["state"] == "running")
+    with watch:
+        while not watch.queue.empty():
+            seen.append(watch.queue.get_nowait().value)
+    assert st["error"] is None
+    assert [v for v in seen if v and v.get("state") == "error"] == []
+    await store.delete("vms", vm)
+    await wait_gone(drv, vm)
+
+
 async def test_kept_volumes_survive_the_deleted_vm(env, drv):
     store, _ = env
     vm = new_id()
