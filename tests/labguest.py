@@ -29,9 +29,8 @@ def register_test_guest(pool: Path, via: LocalApi, pool_name: str = "lab") -> di
         dst = pool / f"test-guest-{src.name}"
         shutil.copyfile(src, dst)
         name = f"test-guest-{kind}"
-        status, body = via.post(
-            "/images", {"name": name, "kind": kind, "pool": pool_name, "path": str(dst)}
-        )
+        image = {"name": name, "kind": kind, "pool": pool_name, "path": str(dst)}
+        status, body = via.post("/images", {**image, "size_bytes": dst.stat().st_size})
         assert status == 201 and body["state"] == "ready", body
         names[kind] = body["id"]
         names[f"{kind}_name"] = name

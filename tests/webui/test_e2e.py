@@ -27,8 +27,8 @@ import pytest
 
 from chaos.lab import Lab, wait_for
 from chaos.lab.http import ApiError, get_json
-from hypervisor.testguest import TEST_GUEST_CMDLINE, ensure_test_guest
 from peer.membership import target_voters
+from tests.labguest import register_test_guest
 from tests.util import LocalApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,36 +70,6 @@ def formed(lab: Lab, n: int) -> bool:
     return roles.count("leader") == 1 and len(voters) == target_voters(n)
 
 
-def register_test_guest(lab: Lab, via: LocalApi) -> dict[str, str]:
-    """A shared pool (a directory every lab host sees) holding the test guest's
-    kernel and initrd as images; what the browser needs to pick them."""
-    pool = lab.dir / "pool"
-    status, body = via.post("/pools", {"name": "lab", "path": str(pool), "shared": True})
-    assert status == 201, body
-    pool.mkdir(parents=True, exist_ok=True)
-    guest = ensure_test_guest()
-    names = {}
-    for kind, src in (("kernel", guest.kernel), ("initrd", guest.initrd)):
-        dst = pool / f"test-guest-{src.name}"
-        shutil.copyfile(src, dst)
-        name = f"test-guest-{kind}"
-        status, body = via.post(
-            "/images",
-            {
-                "name": name,
-                "kind": kind,
-                "pool": "lab",
-                "path": str(dst),
-                "size_bytes": dst.stat().st_size,
-            },
-        )
-        assert status == 201 and body["state"] == "ready", body
-        names[kind] = name
-    # console=tty0 first: the kernel also writes to the VGA screen, and the last
-    # console (the serial port) stays /dev/console, where the marker goes.
-    return {**names, "pool": "lab", "cmdline": f"console=tty0 {TEST_GUEST_CMDLINE}"}
-
-
 def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> None:
     assert shutil.which("node"), "node is missing (the machine ships Node 20)"
     assert CHROMIUM.exists(), "Debian's chromium is missing: scripts/setup.sh installs it"
@@ -110,7 +80,14 @@ def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> N
     assert password, "no initial admin password"
     assert wait_for(lambda: formed(lab, 3), 180, interval=0.5), "the cluster did not form"
     by_origin = {h.url.rstrip("/"): h.name for h in hosts}
-    guest = register_test_guest(lab, LocalApi(hosts[0].dir / "peer.sock", timeout=10))
+    images = register_test_guest(lab.dir / "pool", LocalApi(hosts[0].dir / "peer.sock", timeout=10))
+    # The browser picks the images by the names a person sees.
+    guest = {
+        "kernel": images["kernel_name"],
+        "initrd": images["initrd_name"],
+        "pool": images["pool"],
+        "cmdline": images["cmdline"],
+    }
     cfg = {
         "urls": [h.url for h in hosts],
         "password": password,
