@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--no-lifecycle", action="store_true", help="no VM create/start/stop/delete workload"
     )
+    r.add_argument("--no-migrations", action="store_true", help="no live migrations of the HA VMs")
     r.add_argument("--ha-vms", type=int, default=None)
     r.add_argument("-v", "--verbose", action="store_true")
     sub.add_parser("list", help="list scenarios and profiles")
@@ -65,6 +66,7 @@ def config_for(args: argparse.Namespace, scenario: str, seed: int) -> RunConfig:
         registers=prof.registers,
         ha_vms=args.ha_vms if args.ha_vms is not None else prof.ha_vms,
         lifecycle=not args.no_lifecycle,
+        migrations=not args.no_migrations,
         lab_root=args.root,
     )
 

@@ -34,7 +34,7 @@ from chaos.history import History
 from chaos.lab import Lab, wait_for
 from chaos.nemesis import Step, schedule
 from chaos.observer import Observer
-from chaos.workloads import RegisterWorker, SetWorker, Values, VmWorker
+from chaos.workloads import MigrateWorker, RegisterWorker, SetWorker, Values, VmWorker
 
 log = logging.getLogger("chaos.runner")
 
@@ -50,6 +50,7 @@ class RunConfig:
     registers: int = 3
     ha_vms: int = 2
     lifecycle: bool = True
+    migrations: bool = True  # live-migrate the HA VMs during the run
     watchdog_s: float = 6.0  # = the peers' fence_after (docs/ha.md)
     ha_bound_s: float = 45.0
     outage_bound_s: float = 150.0
@@ -228,6 +229,17 @@ class Run:
                     self.stop_workers,
                     seed * 1000 + 200,
                     [self.clients[h] for h in hosts],
+                )
+            )
+        if self.cfg.migrations:
+            self.workers.append(
+                MigrateWorker(
+                    "mig1",
+                    self.history,
+                    self.stop_workers,
+                    seed * 1000 + 300,
+                    [self.clients[h] for h in hosts],
+                    sorted(self.ha_vms),
                 )
             )
         for w in self.workers:
@@ -484,6 +496,7 @@ def figures(verdicts: list[Verdict], faults: list[dict[str, Any]], h: History) -
         "ha_recovery_p99_s": ha.evidence.get("p99_s") if ha is not None else None,
         "ha_recoveries": len(ha.evidence.get("recoveries_s", [])) if ha is not None else None,
         "leader_changes": changes,
+        "migrations_accepted": sum(1 for o in ops if o.f == "vm_migrate" and o.type == OK),
         "vms_seen": len(
             {vm for s in h.samples_of("qemu") for v in s.data["hosts"].values() for vm in v}
         ),

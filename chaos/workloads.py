@@ -9,6 +9,8 @@ every operation in the history as invoke, then ok / fail / unknown.
   ``cas(old, new)``; a 412 means it had no effect. Every written value is new.
 - sets: networks ``set-<process>-<n>`` created and some deleted (names never reused).
 - VM lifecycle: create, start, stop, delete of short-lived VMs through rotating peers.
+- migrations: live-migrate the HA VMs (the scheduler picks the target) now and
+  then, through rotating peers, so faults also strike moves in flight.
 """
 
 from __future__ import annotations
@@ -191,3 +193,32 @@ class VmWorker(Worker):
         r = self.call(f"vm_{action}", name, lambda c: c.request("POST", f"/vms/{vm_id}/{action}"))
         if r.outcome == OK:
             self.phase += 1
+
+
+class MigrateWorker(Worker):
+    """Ask for a live migration of one of ``vms`` at a time (target left to the
+    scheduler), through the next peer in turn. A refusal (409: already moving,
+    nowhere to go) is an answer, not an outage."""
+
+    def __init__(
+        self,
+        name: str,
+        history: History,
+        stop: threading.Event,
+        seed: int,
+        clients: list[PeerClient],
+        vms: list[str],
+        pace_s: float = 8.0,
+    ) -> None:
+        super().__init__(name, history, stop, seed, pace_s)
+        self.turn = itertools.cycle(clients)
+        self.vms = vms
+
+    def step(self) -> None:
+        if not self.vms:
+            return
+        vm = self.rng.choice(self.vms)
+        c = next(self.turn)
+        op = self.history.invoke(self.name, c.host, "vm_migrate", vm)
+        r = c.request("POST", f"/vms/{vm}/migrate", {"live": True})
+        complete(self.history, op, r)
