@@ -626,8 +626,8 @@ def lab_figures(
             "qemu_samples": watch.samples,
             "migration_s": round(migration, 2) if migration is not None else None,
             "migration_error": drain_error,
-            "migration_note": "a maintenance drain, per VM; the reconciler does not live-migrate "
-            "yet, so this is a stop on the source and a start on the target",
+            "migration_note": "a maintenance drain, per VM: running guests move live where the "
+            "reconciler can, else by a stop on the source and a start on the target",
             "note": f"lab: 3 peers, {n_vms} diskless 64 MiB HA guests under TCG; failover: "
             f"{FAULTS[fault]} until the guest's QEMU is live on another host",
             "fence_plug": plug,
