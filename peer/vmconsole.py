@@ -24,12 +24,12 @@ from aiohttp import WSMsgType, web
 from peer.api.errors import ApiError, ConflictError, Forbidden, Unavailable
 from peer.api.guard import subprotocol_token
 from peer.api.routes import ApiRequest
+from peer.forward import FORWARDED_HEADER, peer_origin
 from peer.join import client_ssl
 
 log = logging.getLogger("peer.vmconsole")
 
 VNC_SUBPROTOCOL = "binary"  # what noVNC offers
-FORWARDED_HEADER = "X-Quantix-Forwarded"
 CHUNK = 64 * 1024
 
 
@@ -74,10 +74,8 @@ async def console_websocket(req: ApiRequest, vm_id: str) -> web.StreamResponse:
 
 
 async def _forward(req: ApiRequest, vm_id: str, node: str) -> web.StreamResponse:
-    n = req.store.get("nodes", node)
-    if n is None or not n.value.get("address"):
-        raise Unavailable(f"the VM's host {node} has no known address")
-    url = f"https://{n.value['address']}:{n.value.get('api_port', 8443)}/api/v1/vms/{vm_id}/console"
+    origin = peer_origin(req, node, "the VM")
+    url = f"{origin}/api/v1/vms/{vm_id}/console"
     http = req.http
     headers = {FORWARDED_HEADER: req.ctx.node_id}
     token = subprotocol_token(http.headers.get("Sec-WebSocket-Protocol", ""))
@@ -87,7 +85,7 @@ async def _forward(req: ApiRequest, vm_id: str, node: str) -> web.StreamResponse
         headers["Authorization"] = f"Bearer {token}"
     elif http.headers.get("Cookie") and req.principal.via == "session":
         headers["Cookie"] = http.headers["Cookie"]
-        headers["Origin"] = f"https://{n.value['address']}:{n.value.get('api_port', 8443)}"
+        headers["Origin"] = origin
     else:
         raise ConflictError(
             f"the VM runs on {node}: connect there (local credentials cannot be forwarded)",

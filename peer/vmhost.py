@@ -21,14 +21,13 @@ from hypervisor.errors import ConnectionFailed, HypervisorError
 from peer.api.errors import ApiError, ConflictError, NotFound, Unavailable
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
-from peer.join import client_ssl
+from peer.forward import check_forwardable, forwarded_headers, relay
 
 log = logging.getLogger("peer.vmhost")
 T = TypeVar("T")
 
 routes = Routes(tag="vms")
 
-FORWARDED_HEADER = "X-Quantix-Forwarded"
 _PASS_HEADERS = ("Authorization", "Cookie", "X-CSRF-Token")
 
 _OBJ: dict[str, Any] = {"type": "object", "additionalProperties": True}
@@ -101,39 +100,12 @@ async def _on_host(
 
 
 async def _forward(req: ApiRequest, node: str) -> web.Response:
-    http = req.http
-    if http.headers.get(FORWARDED_HEADER):
-        raise ConflictError(f"the VM is on {node}, not here", code="wrong_host")
-    headers = {h: http.headers[h] for h in _PASS_HEADERS if h in http.headers}
-    if not headers:
-        raise ConflictError(
-            f"the VM is on {node}: ask that host (local credentials cannot be forwarded)",
-            code="wrong_host",
-        )
-    n = req.store.get("nodes", node)
-    if n is None or not n.value.get("address"):
-        raise Unavailable(f"the VM's host {node} has no known address")
-    url = f"https://{n.value['address']}:{n.value.get('api_port', 8443)}{http.path_qs}"
-    headers[FORWARDED_HEADER] = req.ctx.node_id
-    body = await http.read()
+    check_forwardable(req, node, "the VM")
+    headers = forwarded_headers(req, _PASS_HEADERS)
+    body = await req.http.read()
     if body:
-        headers["Content-Type"] = http.headers.get("Content-Type", "application/json")
-    timeout = aiohttp.ClientTimeout(total=60)
-    try:
-        async with (
-            aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=client_ssl()), timeout=timeout
-            ) as s,
-            s.request(http.method, url, data=body or None, headers=headers) as resp,
-        ):
-            data = await resp.read()
-            return web.Response(
-                body=data,
-                status=resp.status,
-                content_type=resp.content_type or "application/json",
-            )
-    except (aiohttp.ClientError, OSError, TimeoutError) as e:
-        raise Unavailable(f"cannot reach the VM's host {node}: {e}") from None
+        headers["Content-Type"] = req.http.headers.get("Content-Type", "application/json")
+    return await relay(req, node, "the VM", headers, body or None, aiohttp.ClientTimeout(total=60))
 
 
 @routes.get(

@@ -23,14 +23,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from peer.api.errors import ApiError, ConflictError, Unavailable
+from peer.api.errors import ApiError, ConflictError
 from peer.api.resources.common import get_or_404, one
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
+from peer.forward import check_forwardable, forwarded_headers, relay
 from peer.images import upload_host, volume_name
-from peer.join import client_ssl
 from peer.upload_sink import UploadRefused, UploadSink
-from peer.vmhost import FORWARDED_HEADER
 from raft.errors import StoreError
 from raft.store import put
 
@@ -233,41 +232,13 @@ async def _record_failure(req: ApiRequest, image_id: str, before: dict[str, Any]
 
 async def _forward(req: ApiRequest, node: str) -> web.Response:
     """Stream the upload to the host that must hold the file, as the caller."""
-    http = req.http
-    if http.headers.get(FORWARDED_HEADER):
-        raise ConflictError(f"the image's file belongs on {node}, not here", code="wrong_host")
-    if not any(h in http.headers for h in ("Authorization", "Cookie")):
-        raise ConflictError(
-            f"the image's file belongs on {node}: upload there (local credentials "
-            "cannot be forwarded)",
-            code="wrong_host",
-            node=node,
-        )
-    n = req.store.get("nodes", node)
-    if n is None or not n.value.get("address"):
-        raise Unavailable(f"the image's host {node} has no known address")
-    url = f"https://{n.value['address']}:{n.value.get('api_port', 8443)}{http.path_qs}"
-    headers = {h: http.headers[h] for h in _PASS_HEADERS if h in http.headers}
-    headers[FORWARDED_HEADER] = req.ctx.node_id
+    check_forwardable(req, node, "the image's file")
+    headers = forwarded_headers(req, _PASS_HEADERS)
 
     async def body() -> AsyncIterator[bytes]:
-        async for chunk in http.content.iter_chunked(CHUNK):
+        async for chunk in req.http.content.iter_chunked(CHUNK):
             yield chunk
 
     # No total timeout: a large upload takes as long as it takes; a stalled one does not.
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
-    try:
-        async with (
-            aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=client_ssl()), timeout=timeout
-            ) as s,
-            s.put(url, data=body(), headers=headers) as resp,
-        ):
-            data = await resp.read()
-            return web.Response(
-                body=data,
-                status=resp.status,
-                content_type=resp.content_type or "application/json",
-            )
-    except (aiohttp.ClientError, OSError, TimeoutError) as e:
-        raise Unavailable(f"cannot reach the image's host {node}: {e}") from None
+    return await relay(req, node, "the image's file", headers, body(), timeout)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from peer.api.resources import image_upload
+from peer.forward import FORWARDED_HEADER
 from peer.images import upload_host
-from peer.vmhost import FORWARDED_HEADER
 from raft.store import LocalStore, put
 from tests.peer.api.conftest import bearer
 
