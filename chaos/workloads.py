@@ -146,7 +146,31 @@ class SetWorker(Worker):
             self.created.append(name)
 
 
-class VmWorker(Worker):
+class RotatingWorker(Worker, ABC):
+    """A workload whose every call goes through the next peer in turn."""
+
+    def __init__(
+        self,
+        name: str,
+        history: History,
+        stop: threading.Event,
+        seed: int,
+        clients: list[PeerClient],
+        pace_s: float,
+    ) -> None:
+        super().__init__(name, history, stop, seed, pace_s)
+        self.clients = clients
+        self.turn = itertools.cycle(clients)
+
+    def call(self, f: str, key: str, fn: Callable[[PeerClient], Reply]) -> Reply:
+        c = next(self.turn)
+        op = self.history.invoke(self.name, c.host, f, key)
+        r = fn(c)
+        complete(self.history, op, r)
+        return r
+
+
+class VmWorker(RotatingWorker):
     """Create, start, stop and delete one short-lived VM at a time, each call through
     the next peer in turn."""
 
@@ -159,19 +183,10 @@ class VmWorker(Worker):
         clients: list[PeerClient],
         pace_s: float = 1.0,
     ) -> None:
-        super().__init__(name, history, stop, seed, pace_s)
-        self.clients = clients
-        self.turn = itertools.cycle(clients)
+        super().__init__(name, history, stop, seed, clients, pace_s)
         self.n = itertools.count(1)
         self.vm: tuple[str, str] | None = None  # (name, id)
         self.phase = 0
-
-    def call(self, f: str, key: str, fn: Callable[[PeerClient], Reply]) -> Reply:
-        c = next(self.turn)
-        op = self.history.invoke(self.name, c.host, f, key)
-        r = fn(c)
-        complete(self.history, op, r)
-        return r
 
     def step(self) -> None:
         if self.vm is None:
@@ -195,7 +210,7 @@ class VmWorker(Worker):
             self.phase += 1
 
 
-class MigrateWorker(Worker):
+class MigrateWorker(RotatingWorker):
     """Ask for a live migration of one of ``vms`` at a time (target left to the
     scheduler), through the next peer in turn. A refusal (409: already moving,
     nowhere to go) is an answer, not an outage."""
@@ -210,15 +225,12 @@ class MigrateWorker(Worker):
         vms: list[str],
         pace_s: float = 8.0,
     ) -> None:
-        super().__init__(name, history, stop, seed, pace_s)
-        self.turn = itertools.cycle(clients)
+        super().__init__(name, history, stop, seed, clients, pace_s)
         self.vms = vms
 
     def step(self) -> None:
-        if not self.vms:
-            return
-        vm = self.rng.choice(self.vms)
-        c = next(self.turn)
-        op = self.history.invoke(self.name, c.host, "vm_migrate", vm)
-        r = c.request("POST", f"/vms/{vm}/migrate", {"live": True})
-        complete(self.history, op, r)
+        if self.vms:
+            vm = self.rng.choice(self.vms)
+            self.call(
+                "vm_migrate", vm, lambda c: c.request("POST", f"/vms/{vm}/migrate", {"live": True})
+            )
