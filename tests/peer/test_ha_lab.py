@@ -20,14 +20,13 @@ from typing import Any
 import pytest
 
 from chaos.lab import Host, Lab
-from chaos.observer import confirm_doubles, netns_inodes, qemu_processes
+from chaos.observer import NOT_EXECUTING, confirm_doubles, netns_inodes, qemu_processes
 from tests.util import LocalApi, wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
 # Defaults: heartbeat 1 s, fence_after 6 s, margin 2 s; plus detection and a boot.
 FAILOVER_BOUND = 40.0
-LIVE_NOT = ("T", "t", "Z", "X")
 
 
 @pytest.fixture
@@ -57,16 +56,16 @@ class QemuSampler:
         while not self._stop.wait(0.1):
             self.samples += 1
             seen = qemu_processes(self.inodes)
-            # A stopped (SIGSTOP) QEMU runs nothing: only live processes count.
+            # A stopped (SIGSTOP) QEMU, or one whose vCPUs never ran, executes nothing.
             live = {
-                h: {vm: p for vm, p in vms.items() if p[1] not in LIVE_NOT}
+                h: {vm: p for vm, p in vms.items() if p[1] not in NOT_EXECUTING}
                 for h, vms in seen.items()
             }
             self.seen |= {vm for vms in live.values() for vm in vms}
             self.doubles += [
                 (vm, places)
                 for vm, places in confirm_doubles(live).items()
-                if all(st not in LIVE_NOT for _, _, st in places)
+                if all(st not in NOT_EXECUTING for _, _, st in places)
             ]
 
     def __enter__(self) -> QemuSampler:
