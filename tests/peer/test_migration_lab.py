@@ -9,11 +9,7 @@ one waits with vCPUs that never ran until the source's copy is gone).
 
 from __future__ import annotations
 
-import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +17,7 @@ import pytest
 from chaos.lab import Host, Lab
 from hypervisor.testguest import MARKER
 from tests.labguest import guest_vm, register_test_guest, serial, ticks
+from tests.labs import short_lab
 from tests.peer.test_ha_lab import QemuSampler, api, running_on, three_voters
 from tests.util import LocalApi, wait_for
 
@@ -29,13 +26,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    root = Path(tempfile.mkdtemp(prefix="qxm", dir="/tmp"))  # short: unix socket paths
-    lab = Lab("m" + secrets.token_hex(3), root)
-    try:
+    with short_lab("m") as lab:
         yield lab
-    finally:
-        lab.down()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def guests(lab: Lab, n: int) -> tuple[list[Host], dict[str, LocalApi], list[str]]:

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import ssl
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,38 +13,22 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chaos.lab import Host, Lab
-from tests.util import LocalApi, wait_for
+from chaos.lab import Lab
+from tests.labs import host_api, lab_tls, short_lab
+from tests.util import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    # Unix socket paths are limited to 107 bytes: keep the lab root short.
-    root = Path(tempfile.mkdtemp(prefix="qxv", dir="/tmp"))
-    lab = Lab("v" + secrets.token_hex(3), root)
-    try:
+    with short_lab("v") as lab:
         yield lab
-    finally:
-        lab.down()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def api(h: Host) -> LocalApi:
-    return LocalApi(h.dir / "peer.sock", timeout=15)
-
-
-def _tls() -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # lab peers' certificates are self-signed
-    return ctx
 
 
 async def first_bytes(url: str, **kw: Any) -> tuple[str | None, bytes]:
     async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls())) as s,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=lab_tls())) as s,
         s.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5), **kw) as ws,
     ):
         msg = await asyncio.wait_for(ws.receive(), 20)
@@ -58,28 +39,28 @@ def test_console_websocket_from_the_hosting_peer_and_from_another(lab: Lab) -> N
     hosts = lab.up(2)
 
     def formed() -> bool:
-        c = api(hosts[0]).get("/cluster")
+        c = host_api(hosts[0]).get("/cluster")
         return bool(c["leader"]) and sum(m["voter"] for m in c["members"]) == 2
 
     wait_for(formed, 60, "2 voters")
-    status, tok = api(hosts[0]).post(
+    status, tok = host_api(hosts[0]).post(
         "/tokens", {"name": "console-test", "user": "admin", "role": "operator"}
     )
     assert status == 201, tok
     token = tok["token"]
-    status, vm = api(hosts[1]).post(
+    status, vm = host_api(hosts[1]).post(
         "/vms", {"name": "con1", "vcpus": 1, "memory_mib": 64, "desired": "running"}
     )
     assert status in (200, 201), vm
     vm_id = vm["id"]
 
     def running() -> dict[str, Any] | None:
-        status = api(hosts[0]).get(f"/vms/{vm_id}").get("status") or {}
+        status = host_api(hosts[0]).get(f"/vms/{vm_id}").get("status") or {}
         assert status.get("state") != "error", status
         return status if status.get("state") == "running" else None
 
     wait_for(running, 120, "the VM to run")
-    where = api(hosts[0]).get(f"/vms/{vm_id}/console")
+    where = host_api(hosts[0]).get(f"/vms/{vm_id}/console")
     host_of = {h.address: h for h in hosts}
     hosting = host_of[where["address"]]
     other = next(h for h in hosts if h is not hosting)
@@ -107,39 +88,39 @@ def test_serial_log_and_snapshots_through_any_peer(lab: Lab) -> None:
     hosts = lab.up(2)
 
     def formed() -> bool:
-        c = api(hosts[0]).get("/cluster")
+        c = host_api(hosts[0]).get("/cluster")
         return bool(c["leader"]) and sum(m["voter"] for m in c["members"]) == 2
 
     wait_for(formed, 60, "2 voters")
-    status, tok = api(hosts[0]).post("/tokens", {"name": "snap", "user": "admin"})
+    status, tok = host_api(hosts[0]).post("/tokens", {"name": "snap", "user": "admin"})
     assert status == 201, tok
     auth = {"Authorization": f"Bearer {tok['token']}"}
     # A directory every host sees (the lab's stand-in for NFS).
     shared = lab.dir / "shared"
-    status, pool = api(hosts[0]).post(
+    status, pool = host_api(hosts[0]).post(
         "/pools", {"name": "shared", "path": str(shared), "shared": True}
     )
     assert status == 201, pool
     spec = {"name": "snap1", "vcpus": 1, "memory_mib": 64, "desired": "running"}
     disk = {"size_gib": 1, "pool": "shared"}
-    status, vm = api(hosts[0]).post("/vms", {**spec, "disks": [disk]})
+    status, vm = host_api(hosts[0]).post("/vms", {**spec, "disks": [disk]})
     assert status in (200, 201), vm
     vm_id = vm["id"]
 
     def running() -> dict[str, Any] | None:
-        status = api(hosts[0]).get(f"/vms/{vm_id}").get("status") or {}
+        status = host_api(hosts[0]).get(f"/vms/{vm_id}").get("status") or {}
         assert status.get("state") != "error", status
         return status if status.get("state") == "running" else None
 
     node = wait_for(running, 120, "the VM to run")["node"]
-    by_id = {api(h).get("/peer")["node_id"]: h for h in hosts}
+    by_id = {host_api(h).get("/peer")["node_id"]: h for h in hosts}
     other = next(h for nid, h in by_id.items() if nid != node)
     base = other.url + f"api/v1/vms/{vm_id}"
 
     async def calls() -> list[tuple[int, Any]]:
         out = []
         async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=_tls()), headers=auth
+            connector=aiohttp.TCPConnector(ssl=lab_tls()), headers=auth
         ) as s:
             for method, url, body in [
                 ("GET", base + "/serial?offset=0", None),
@@ -168,9 +149,9 @@ def test_serial_log_and_snapshots_through_any_peer(lab: Lab) -> None:
 
 def test_image_import_with_checksum_then_a_vm_disk_from_it(lab: Lab) -> None:
     hosts = lab.up(2)
-    wait_for(lambda: api(hosts[0]).get("/cluster")["leader"], 60, "a leader")
+    wait_for(lambda: host_api(hosts[0]).get("/cluster")["leader"], 60, "a leader")
     shared = lab.dir / "shared"
-    status, _ = api(hosts[0]).post(
+    status, _ = host_api(hosts[0]).post(
         "/pools", {"name": "shared", "path": str(shared), "shared": True}
     )
     assert status == 201
@@ -181,18 +162,18 @@ def test_image_import_with_checksum_then_a_vm_disk_from_it(lab: Lab) -> None:
 
     digest = hashlib.sha256(data).hexdigest()
     body = {"name": "tiny", "kind": "disk", "pool": "shared", "source_url": f"file://{src}"}
-    status, good = api(hosts[0]).post("/images", {**body, "sha256": digest})
+    status, good = host_api(hosts[0]).post("/images", {**body, "sha256": digest})
     assert status == 201, good
-    status, bad = api(hosts[0]).post("/images", {**body, "name": "bad", "sha256": "0" * 64})
+    status, bad = host_api(hosts[0]).post("/images", {**body, "name": "bad", "sha256": "0" * 64})
     assert status == 201, bad
 
     def state(image_id: str) -> str | None:
-        s = api(hosts[0]).get(f"/images/{image_id}").get("state")
+        s = host_api(hosts[0]).get(f"/images/{image_id}").get("state")
         return s if s in ("ready", "error") else None
 
     got = wait_for(lambda: state(good["id"]), 60, "the import")
-    assert got == "ready", api(hosts[0]).get(f"/images/{good['id']}").get("error")
+    assert got == "ready", host_api(hosts[0]).get(f"/images/{good['id']}").get("error")
     assert wait_for(lambda: state(bad["id"]), 60, "the bad import") == "error"
-    img = api(hosts[0]).get(f"/images/{good['id']}")
+    img = host_api(hosts[0]).get(f"/images/{good['id']}")
     assert img["sha256"] == digest and img["size_bytes"] == len(data)
     assert Path(img["path"]).read_bytes() == data

@@ -29,6 +29,7 @@ from chaos.lab import Lab, wait_for
 from chaos.lab.http import ApiError, get_json
 from peer.membership import target_voters
 from tests.labguest import register_test_guest
+from tests.labs import short_lab
 from tests.util import LocalApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,15 +44,8 @@ pytestmark = [
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    # A short root: a VM's VNC/agent socket paths live under it and unix socket
-    # paths are limited to 107 bytes (pytest's tmp_path is too deep).
-    root = Path(tempfile.mkdtemp(prefix="qxw", dir="/tmp"))
-    lab = Lab("w" + secrets.token_hex(3), root)
-    try:
+    with short_lab("w") as lab:
         yield lab
-    finally:
-        lab.down()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def formed(lab: Lab, n: int) -> bool:

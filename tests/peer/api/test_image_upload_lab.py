@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-import shutil
-import ssl
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chaos.lab import Host, Lab
-from tests.util import LocalApi, wait_for
+from chaos.lab import Lab
+from tests.labs import host_api, lab_tls, short_lab
+from tests.util import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
@@ -26,30 +24,14 @@ DATA = secrets.token_bytes(3 * 1024 * 1024 + 17)  # several chunks, not a round 
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    root = Path(tempfile.mkdtemp(prefix="qxu", dir="/tmp"))
-    lab = Lab("u" + secrets.token_hex(3), root)
-    try:
+    with short_lab("u") as lab:
         yield lab
-    finally:
-        lab.down()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def api(h: Host) -> LocalApi:
-    return LocalApi(h.dir / "peer.sock", timeout=15)
-
-
-def _tls() -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # lab peers' certificates are self-signed
-    return ctx
 
 
 async def put(url: str, token: str, data: bytes) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"}
     async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_tls())) as s,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=lab_tls())) as s,
         s.put(url, data=data, headers=headers) as r,
     ):
         return r.status, await r.json()
@@ -57,19 +39,21 @@ async def put(url: str, token: str, data: bytes) -> tuple[int, Any]:
 
 def test_an_upload_to_another_peer_is_forwarded_to_the_pools_host(lab: Lab) -> None:
     hosts = lab.up(2)
-    wait_for(lambda: sum(m["voter"] for m in api(hosts[0]).get("/cluster")["members"]) == 2, 60)
-    by_id = {api(h).get("/peer")["node_id"]: h for h in hosts}
+    wait_for(
+        lambda: sum(m["voter"] for m in host_api(hosts[0]).get("/cluster")["members"]) == 2, 60
+    )
+    by_id = {host_api(h).get("/peer")["node_id"]: h for h in hosts}
     entry = hosts[0]
     target_id, target = next((nid, h) for nid, h in by_id.items() if h is not entry)
-    status, tok = api(entry).post("/tokens", {"name": "upload", "user": "admin"})
+    status, tok = host_api(entry).post("/tokens", {"name": "upload", "user": "admin"})
     assert status == 201, tok
     pool_dir = target.dir / "own-pool"
     body = {"name": "own", "path": str(pool_dir), "nodes": [target_id]}
-    status, pool = api(entry).post("/pools", body)
+    status, pool = host_api(entry).post("/pools", body)
     assert status == 201, pool
 
     def new_image(**extra: Any) -> str:
-        status, img = api(entry).post(
+        status, img = host_api(entry).post(
             "/images", {"name": "blob.img", "kind": "disk", "pool": "own", **extra}
         )
         assert status == 201, img
