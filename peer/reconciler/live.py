@@ -277,7 +277,28 @@ class LiveMigrations:
         log.info("VM %s: %s", vm_id, text)
         ev = event_value("vm.sent_live", "vms", vm_id, text, node=self.node_id)
         await self._commit(event_ops(self.store, ev))
+        if task:
+            await self._task_result(task, took, res)
         return "sent"
+
+    async def _task_result(self, task: str, took: float, res: Mapping[str, Any]) -> None:
+        """QEMU's figures on the task, for the person who asked (best effort: the
+        leader marks the task done once the target reports the guest)."""
+        ram = res.get("ram") or {}
+        result = {
+            "kind": "live",
+            "seconds": round(took, 3),
+            "downtime_ms": res.get("downtime"),
+            "transferred_bytes": ram.get("transferred"),
+        }
+        for _ in range(3):
+            rec = self.store.get("tasks", task)
+            if rec is None:
+                return
+            new = dict(rec.value, progress=1.0, result=result, updated_at=time.time())
+            with contextlib.suppress(StoreError):
+                await self.store.put("tasks", task, new, expect=rec.version)
+                return
 
     async def _follow_task(self, task: str, progress: dict[str, Any]) -> None:
         """Publish the progress on the task and pick up its ``cancel`` flag."""

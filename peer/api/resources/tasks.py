@@ -36,6 +36,10 @@ TASK = record_schema(
         "cancel": {"type": "boolean"},
         "error": {"type": ["string", "null"]},
         "params": {"type": "object"},
+        "result": {
+            "type": ["object", "null"],
+            "description": "what the work measured (a live migration: seconds, downtime_ms)",
+        },
         "user": {"type": ["string", "null"]},
         "created_at": {"type": "number"},
     },

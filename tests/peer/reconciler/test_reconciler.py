@@ -52,10 +52,12 @@ def record(**kw):
 
 
 @pytest.fixture
-async def env(drv):
+async def env(drv, request):
     store = LocalStore(NODE)
     await store.put("pools", "local", {"type": "dir", "path": drv.pools["local"], "shared": False})
-    rec = Reconciler(store, drv, NODE, resync_interval=5.0, shutdown_timeout=20.0)
+    mark = request.node.get_closest_marker("resync_s")
+    resync = float(mark.args[0]) if mark else 5.0
+    rec = Reconciler(store, drv, NODE, resync_interval=resync, shutdown_timeout=20.0)
     await rec.start()
     yield store, rec
     await rec.stop()
@@ -289,6 +291,7 @@ async def test_a_failed_live_migration_leaves_the_guest_running_and_says_why(env
     await wait_gone(drv, vm)
 
 
+@pytest.mark.resync_s(3600)  # the source's report itself must wake the target
 async def test_migration_target_waits_for_the_sources_report(env, drv):
     store, rec = env
     vm = new_id()
@@ -303,7 +306,9 @@ async def test_migration_target_waits_for_the_sources_report(env, drv):
     await store.put(
         "vm_status", vm, {"node": "n2", "epoch": 4, "state": "stopped", "reason": "handed_over"}
     )
-    st = await wait_status(store, vm, lambda s: s["node"] == NODE and s["state"] == "running")
+    st = await wait_status(
+        store, vm, lambda s: s["node"] == NODE and s["state"] == "running", timeout=20
+    )
     assert st["epoch"] == 5
     await store.delete("vms", vm)
     await wait_gone(drv, vm)
