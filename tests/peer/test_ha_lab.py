@@ -8,19 +8,16 @@ exist for one VM (observed per host, by process).
 
 from __future__ import annotations
 
-import secrets
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaos.lab import Host, Lab
 from chaos.observer import NOT_EXECUTING, confirm_doubles, netns_inodes, qemu_processes
+from tests.labs import host_api, short_lab
 from tests.util import LocalApi, wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
@@ -31,13 +28,8 @@ FAILOVER_BOUND = 40.0
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    root = Path(tempfile.mkdtemp(prefix="qxh", dir="/tmp"))  # short: unix socket paths
-    lab = Lab("h" + secrets.token_hex(3), root)
-    try:
+    with short_lab("h") as lab:
         yield lab
-    finally:
-        lab.down()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 class QemuSampler:
@@ -78,7 +70,7 @@ class QemuSampler:
 
 
 def api(h: Host) -> LocalApi:
-    return LocalApi(h.dir / "peer.sock", timeout=10)
+    return host_api(h, timeout=10)
 
 
 def running_on(h: Host, vm_id: str) -> str | None:
