@@ -112,9 +112,14 @@ def test_factory_host_is_discovered_and_adopted_by_api(lab: Lab) -> None:
     assert peer(fresh)["raft"]["role"] == "factory"
 
     def discovered() -> bool:
-        body = api(hosts[0]).get("/cluster/discovered")
-        items = body["items"] if isinstance(body, dict) else body
-        return any(d["id"] == fresh_id for d in items)
+        # Each peer lists what its own mDNS browser has seen: wait for both, as
+        # the adoption below goes through the other one.
+        for h in hosts:
+            body = api(h).get("/cluster/discovered")
+            items = body["items"] if isinstance(body, dict) else body
+            if not any(d["id"] == fresh_id for d in items):
+                return False
+        return True
 
     wait_for(discovered, FORM_TIMEOUT, "the factory host to be listed as discovered")
     status, body = api(hosts[1]).post(f"/cluster/discovered/{fresh_id}/adopt")
