@@ -95,6 +95,13 @@ class Discovery:
         started = self.started_at if self.started_at is not None else now
         return decide(self._me, self.hosts(), now, started, settle_window, bootstrap_timeout)
 
+    def settle_remaining(self, settle_window: float) -> float:
+        """Seconds until the settle window of the bootstrap rule is over (0: over).
+        Lets a caller wake exactly when ``decide`` may first say ``bootstrap``."""
+        if self.started_at is None:
+            return settle_window
+        return max(0.0, self.started_at + settle_window - self._clock())
+
     def split_brains(self) -> list[SplitBrain]:
         return split_brains(self._me, self.hosts())
 

@@ -26,6 +26,8 @@ log = logging.getLogger("peer.formation")
 RETRY_AFTER_REFUSAL = 3.0
 # A member that is still starting answers 503: it will be ready in a moment.
 RETRY_WHILE_STARTING = 0.3
+# Longest wait between two passes of the bootstrap rule when mDNS shows no change.
+POLL = 0.25
 
 
 def new_cluster_id() -> str:
@@ -110,13 +112,24 @@ class Formation:
                 elif d.action == "join" and d.target is not None:
                     if await self._join(d.target.api_url):
                         break
-                    starting = "HTTP 503" in (self.error or "")
-                    await asyncio.sleep(RETRY_WHILE_STARTING if starting else RETRY_AFTER_REFUSAL)
+                    if "HTTP 503" in (self.error or ""):
+                        # The member is still starting: it announces "leader" once it
+                        # answers joins, which wakes us; the timeout is the fallback.
+                        await self._wait_change(RETRY_WHILE_STARTING)
+                    else:
+                        await asyncio.sleep(RETRY_AFTER_REFUSAL)
                 else:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), 0.25)
+                    # Wake at the end of the settle window, not up to a poll later:
+                    # that moment is on the critical path of forming a cluster.
+                    settle = disc.settle_remaining(self.peer.config.settle_window)
+                    await self._wait_change(min(POLL, settle + 0.005) if settle > 0 else POLL)
         finally:
             unsubscribe()
+
+    async def _wait_change(self, timeout: float) -> None:
+        """Until mDNS shows a change (a new host, a role) or ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
 
     async def _try_seeds(self) -> bool:
         for seed in self.peer.config.seeds:

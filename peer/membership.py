@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from peer.logs import kv
+from raft.commands import Change as StoreChange
 from raft.errors import StoreError
-from raft.store import Store, put
+from raft.store import Store, Watch, put
 
 log = logging.getLogger("peer.membership")
 
@@ -109,17 +110,47 @@ class MembershipManager:
         self._stop.set()
 
     async def run(self) -> None:
+        # Watched so that a joined replica is promoted as soon as its first lease
+        # renewal commits, instead of at the next pass (up to a heartbeat later,
+        # on the critical path of cluster formation).
+        with self.store.watch(("nodes", "leases")) as watch:
+            while not self._stop.is_set():
+                changed = None
+                try:
+                    if self.store.is_leader:
+                        changed = await self.step()
+                except StoreError as e:
+                    log.info("membership step failed", extra=kv(reason=e.message))
+                if changed is not None:
+                    continue  # one change is committed: look for the next one at once
+                await self._pause(watch)
+
+    async def _pause(self, watch: Watch) -> None:
+        """Until the next pass: ``heartbeat`` seconds (stale voters are judged by
+        time), or sooner when a change may let the leader promote a replica."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.heartbeat
         while not self._stop.is_set():
-            changed = None
-            try:
-                if self.store.is_leader:
-                    changed = await self.step()
-            except StoreError as e:
-                log.info("membership step failed", extra=kv(reason=e.message))
-            if changed is not None:
-                continue  # one change is committed: look for the next one at once
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.heartbeat)
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            change = await watch.next(left)
+            if change is None or self._may_promote(change):
+                return
+
+    def _may_promote(self, change: StoreChange) -> bool:
+        """Cheap test: could this change make ``plan`` add a voter now? Every
+        host's lease renews each heartbeat, so most changes must not cost a pass."""
+        if change.table == "nodes":
+            return True  # a host joined, left or was removed
+        store: Any = self.store
+        if not hasattr(store, "voters") or not self.store.is_leader:
+            return False
+        voters = store.voters()
+        if len(voters) >= target_voters(self.store.count("nodes")):
+            return False
+        rec = self.store.get("nodes", change.key)
+        return rec is not None and rec.value.get("raft_addr") not in voters
 
     async def step(self) -> Change | None:
         store: Any = self.store

@@ -1,6 +1,13 @@
 """The voter rule: 3 voters below 5 hosts, 5 from then on; stale voters replaced."""
 
-from peer.membership import plan, target_voters
+import asyncio
+import contextlib
+import time
+
+from peer.ha.lease import lease_value
+from peer.membership import MembershipManager, plan, target_voters
+from raft.commands import Change
+from raft.store import LocalStore, Watch
 
 
 def nodes(n):
@@ -57,3 +64,70 @@ def test_removed_hosts_do_not_count():
     n["n4"]["state"] = "removed"
     ages = {f"n{i}": 0.1 for i in range(1, 6)}
     assert plan(n, {addr(1), addr(2), addr(3)}, ages, 6, 30) is None
+
+
+class _VotingStore(LocalStore):
+    """A leader's store with a Raft configuration: voters by raft address."""
+
+    def __init__(self) -> None:
+        super().__init__("n1")
+        self._voters = [addr(1)]
+        self.added = asyncio.Event()
+
+    def voters(self) -> list[str]:
+        return list(self._voters)
+
+    async def add_voter(self, a: str, timeout: float = 15.0) -> None:
+        self._voters.append(a)
+        self.added.set()
+
+    async def remove_voter(self, a: str, timeout: float = 15.0) -> None:
+        self._voters.remove(a)
+
+
+class _Manager(MembershipManager):
+    def __init__(self, store: _VotingStore, heartbeat: float) -> None:
+        super().__init__(store, heartbeat=heartbeat, fence_after=6.0)
+        self.paused = asyncio.Event()
+
+    async def _pause(self, watch: Watch) -> None:
+        self.paused.set()
+        await super()._pause(watch)
+
+
+async def test_a_replica_is_promoted_on_its_first_renewal_not_at_the_next_pass():
+    # The pass interval is far longer than the test's deadline: only the reaction
+    # to the committed lease can explain a promotion in time.
+    store = _VotingStore()
+    for i in (1, 2):
+        await store.put("nodes", f"n{i}", {"raft_addr": addr(i), "state": "active"})
+    await store.put("leases", "n1", lease_value(time.time()))
+    mgr = _Manager(store, heartbeat=600.0)
+    task = asyncio.create_task(mgr.run())
+    try:
+        await asyncio.wait_for(mgr.paused.wait(), 5)
+        assert store.voters() == [addr(1)]  # n2 has no lease yet: not healthy
+        await store.put("leases", "n2", lease_value(time.time()))
+        await asyncio.wait_for(store.added.wait(), 5)
+        assert store.voters() == [addr(1), addr(2)]
+    finally:
+        mgr.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_only_changes_that_may_promote_wake_a_pass():
+    store = _VotingStore()
+    mgr = MembershipManager(store, heartbeat=1.0, fence_after=6.0)
+
+    def lease(nid: str) -> Change:
+        return Change("leases", nid, 1, 1, lease_value(0.0))
+
+    for i in (1, 2):
+        await store.put("nodes", f"n{i}", {"raft_addr": addr(i), "state": "active"})
+    assert not mgr._may_promote(lease("n1"))  # a voter's renewal
+    assert mgr._may_promote(lease("n2"))  # a replica's, while short of voters
+    assert mgr._may_promote(Change("nodes", "n3", 2, 1, {"state": "active"}))
+    store._voters.append(addr(2))
+    assert not mgr._may_promote(lease("n2"))  # as many voters as hosts
