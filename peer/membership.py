@@ -110,11 +110,15 @@ class MembershipManager:
         self._stop.set()
 
     async def run(self) -> None:
-        # Watched so that a joined replica is promoted as soon as its first lease
-        # renewal commits, instead of at the next pass (up to a heartbeat later,
-        # on the critical path of cluster formation).
-        with self.store.watch(("nodes", "leases")) as watch:
-            while not self._stop.is_set():
+        while not self._stop.is_set():
+            # While this leader is short of voters, the tables are watched so that
+            # a joined replica is promoted as soon as its first lease renewal
+            # commits, not at the next pass (up to a heartbeat later, on the
+            # critical path of cluster formation). Opened before the pass so that
+            # no renewal slips between the two. Otherwise there is no watch: every
+            # host's renewal would wake every peer's manager for nothing.
+            watch = self.store.watch(("nodes", "leases")) if self._short_of_voters() else None
+            try:
                 changed = None
                 try:
                     if self.store.is_leader:
@@ -124,10 +128,25 @@ class MembershipManager:
                 if changed is not None:
                     continue  # one change is committed: look for the next one at once
                 await self._pause(watch)
+            finally:
+                if watch is not None:
+                    watch.close()
 
-    async def _pause(self, watch: Watch) -> None:
+    def _short_of_voters(self) -> bool:
+        """This peer leads and has fewer voters than the cluster's hosts call for."""
+        store: Any = self.store
+        if not hasattr(store, "voters") or not self.store.is_leader:
+            return False
+        # Removed hosts count here (plan() does not): at worst a watch for nothing.
+        return len(store.voters()) < target_voters(self.store.count("nodes"))
+
+    async def _pause(self, watch: Watch | None) -> None:
         """Until the next pass: ``heartbeat`` seconds (stale voters are judged by
         time), or sooner when a change may let the leader promote a replica."""
+        if watch is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.heartbeat)
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.heartbeat
         while not self._stop.is_set():
@@ -143,13 +162,10 @@ class MembershipManager:
         host's lease renews each heartbeat, so most changes must not cost a pass."""
         if change.table == "nodes":
             return True  # a host joined, left or was removed
-        store: Any = self.store
-        if not hasattr(store, "voters") or not self.store.is_leader:
-            return False
-        voters = store.voters()
-        if len(voters) >= target_voters(self.store.count("nodes")):
+        if not self._short_of_voters():
             return False
         rec = self.store.get("nodes", change.key)
+        voters: list[str] = self.store.voters()  # type: ignore[attr-defined]
         return rec is not None and rec.value.get("raft_addr") not in voters
 
     async def step(self) -> Change | None:

@@ -89,8 +89,10 @@ class _Manager(MembershipManager):
     def __init__(self, store: _VotingStore, heartbeat: float) -> None:
         super().__init__(store, heartbeat=heartbeat, fence_after=6.0)
         self.paused = asyncio.Event()
+        self.watching = False
 
-    async def _pause(self, watch: Watch) -> None:
+    async def _pause(self, watch: Watch | None) -> None:
+        self.watching = watch is not None
         self.paused.set()
         await super()._pause(watch)
 
@@ -107,9 +109,14 @@ async def test_a_replica_is_promoted_on_its_first_renewal_not_at_the_next_pass()
     try:
         await asyncio.wait_for(mgr.paused.wait(), 5)
         assert store.voters() == [addr(1)]  # n2 has no lease yet: not healthy
+        assert mgr.watching
+        mgr.paused.clear()
         await store.put("leases", "n2", lease_value(time.time()))
         await asyncio.wait_for(store.added.wait(), 5)
         assert store.voters() == [addr(1), addr(2)]
+        # As many voters as wanted: no watch, renewals no longer wake the manager.
+        await asyncio.wait_for(mgr.paused.wait(), 5)
+        assert not mgr.watching and not store._watches
     finally:
         mgr.stop()
         task.cancel()
