@@ -111,13 +111,15 @@ class MembershipManager:
 
     async def run(self) -> None:
         while not self._stop.is_set():
-            # While this leader is short of voters, the tables are watched so that
-            # a joined replica is promoted as soon as its first lease renewal
-            # commits, not at the next pass (up to a heartbeat later, on the
-            # critical path of cluster formation). Opened before the pass so that
-            # no renewal slips between the two. Otherwise there is no watch: every
-            # host's renewal would wake every peer's manager for nothing.
-            watch = self.store.watch(("nodes", "leases")) if self._short_of_voters() else None
+            # A host joining (a new ``nodes`` record) wakes the pass at once, and
+            # while this leader is short of voters so does a lease renewal, so a
+            # joined replica is promoted as soon as its first renewal commits, not
+            # at the next pass (up to a heartbeat later, on the critical path of
+            # cluster formation). Opened before the pass so that nothing slips
+            # between the two. Leases are not watched otherwise: every host's
+            # renewal would wake every peer's manager for nothing.
+            tables = ("nodes", "leases") if self._short_of_voters() else ("nodes",)
+            watch = self.store.watch(tables)
             try:
                 changed = None
                 try:
@@ -129,8 +131,7 @@ class MembershipManager:
                     continue  # one change is committed: look for the next one at once
                 await self._pause(watch)
             finally:
-                if watch is not None:
-                    watch.close()
+                watch.close()
 
     def _short_of_voters(self) -> bool:
         """This peer leads and has fewer voters than the cluster's hosts call for."""
@@ -140,13 +141,9 @@ class MembershipManager:
         # Removed hosts count here (plan() does not): at worst a watch for nothing.
         return len(store.voters()) < target_voters(self.store.count("nodes"))
 
-    async def _pause(self, watch: Watch | None) -> None:
+    async def _pause(self, watch: Watch) -> None:
         """Until the next pass: ``heartbeat`` seconds (stale voters are judged by
         time), or sooner when a change may let the leader promote a replica."""
-        if watch is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.heartbeat)
-            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.heartbeat
         while not self._stop.is_set():

@@ -89,10 +89,10 @@ class _Manager(MembershipManager):
     def __init__(self, store: _VotingStore, heartbeat: float) -> None:
         super().__init__(store, heartbeat=heartbeat, fence_after=6.0)
         self.paused = asyncio.Event()
-        self.watching = False
+        self.watching: frozenset[str] | None = None
 
-    async def _pause(self, watch: Watch | None) -> None:
-        self.watching = watch is not None
+    async def _pause(self, watch: Watch) -> None:
+        self.watching = watch.tables
         self.paused.set()
         await super()._pause(watch)
 
@@ -109,14 +109,14 @@ async def test_a_replica_is_promoted_on_its_first_renewal_not_at_the_next_pass()
     try:
         await asyncio.wait_for(mgr.paused.wait(), 5)
         assert store.voters() == [addr(1)]  # n2 has no lease yet: not healthy
-        assert mgr.watching
+        assert mgr.watching == {"nodes", "leases"}
         mgr.paused.clear()
         await store.put("leases", "n2", lease_value(time.time()))
         await asyncio.wait_for(store.added.wait(), 5)
         assert store.voters() == [addr(1), addr(2)]
-        # As many voters as wanted: no watch, renewals no longer wake the manager.
+        # As many voters as wanted: renewals no longer wake the manager.
         await asyncio.wait_for(mgr.paused.wait(), 5)
-        assert not mgr.watching and not store._watches
+        assert mgr.watching == {"nodes"}
     finally:
         mgr.stop()
         task.cancel()
@@ -138,3 +138,28 @@ async def test_only_changes_that_may_promote_wake_a_pass():
     assert mgr._may_promote(Change("nodes", "n3", 2, 1, {"state": "active"}))
     store._voters.append(addr(2))
     assert not mgr._may_promote(lease("n2"))  # as many voters as hosts
+
+
+async def test_a_host_joining_wakes_a_leader_that_had_all_its_voters() -> None:
+    # One host, one voter: nothing to do, leases unwatched. A second host's record
+    # (the join) must wake the pass; its first renewal then promotes it.
+    store = _VotingStore()
+    await store.put("nodes", "n1", {"raft_addr": addr(1), "state": "active"})
+    await store.put("leases", "n1", lease_value(time.time()))
+    mgr = _Manager(store, heartbeat=600.0)
+    task = asyncio.create_task(mgr.run())
+    try:
+        await asyncio.wait_for(mgr.paused.wait(), 5)
+        assert mgr.watching == {"nodes"}
+        mgr.paused.clear()
+        await store.put("nodes", "n2", {"raft_addr": addr(2), "state": "active"})
+        await asyncio.wait_for(mgr.paused.wait(), 5)
+        assert mgr.watching == {"nodes", "leases"}
+        await store.put("leases", "n2", lease_value(time.time()))
+        await asyncio.wait_for(store.added.wait(), 5)
+        assert store.voters() == [addr(1), addr(2)]
+    finally:
+        mgr.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
