@@ -25,6 +25,7 @@ from aiohttp import web
 
 from peer.api.errors import ApiError, ConflictError
 from peer.api.resources.common import get_or_404, one
+from peer.api.resources.storage import IMAGE_PROPS
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
 from peer.forward import check_forwardable, forwarded_headers, relay
@@ -43,19 +44,7 @@ _PASS_HEADERS = ("Authorization", "Cookie", "X-CSRF-Token", "Content-Type", "Con
 # that is not in here was left by a crash and may be taken over.
 _ACTIVE: set[tuple[str, str]] = set()
 
-IMAGE = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "name": {"type": "string"},
-        "kind": {"type": "string"},
-        "pool": {"type": "string"},
-        "path": {"type": ["string", "null"]},
-        "size_bytes": {"type": ["integer", "null"]},
-        "sha256": {"type": ["string", "null"]},
-        "state": {"type": "string"},
-    },
-}
+IMAGE = {"type": "object", "properties": {"id": {"type": "string"}, **IMAGE_PROPS}}
 
 
 def _api_error(e: UploadRefused) -> ApiError:

@@ -145,6 +145,15 @@ declare(
 # -- images ------------------------------------------------------------------
 # disk: a base for VM disks; iso: a CD-ROM; kernel/initrd: direct kernel boot.
 IMAGE_KINDS = ["disk", "iso", "kernel", "initrd"]
+IMAGE_PROPS: dict[str, Any] = {
+    "name": {"type": "string"},
+    "kind": {"type": "string"},
+    "pool": {"type": "string"},
+    "path": {"type": ["string", "null"]},
+    "size_bytes": {"type": ["integer", "null"]},
+    "sha256": {"type": ["string", "null"]},
+    "state": {"type": "string"},
+}
 
 
 def _prepare_image(req: ApiRequest, b: dict[str, Any]) -> dict[str, Any]:
@@ -178,15 +187,7 @@ declare(
         singular="image",
         plural="images",
         keyed_by_name=False,
-        props={
-            "name": {"type": "string"},
-            "kind": {"type": "string"},
-            "pool": {"type": "string"},
-            "path": {"type": ["string", "null"]},
-            "size_bytes": {"type": ["integer", "null"]},
-            "sha256": {"type": ["string", "null"]},
-            "state": {"type": "string"},
-        },
+        props=IMAGE_PROPS,
         create={
             "type": "object",
             "required": ["name", "kind", "pool"],
