@@ -47,10 +47,9 @@ import pysyncobj.pickle as _pickle
 import pysyncobj.syncobj as _syncobj_module
 from pysyncobj import SyncObj, SyncObjConf, replicated
 from pysyncobj.config import FAIL_REASON, SERIALIZER_STATE
-from pysyncobj.monotonic import monotonic as raft_clock
 from pysyncobj.node import TCPNode
 from pysyncobj.poller import POLL_EVENT_TYPE
-from pysyncobj.syncobj import _COMMAND_TYPE, _RAFT_STATE, SyncObjException
+from pysyncobj.syncobj import _COMMAND_TYPE, SyncObjException
 from pysyncobj.transport import TCPTransport
 
 from raft.durable import DurableJournal, fsync_dir, read_snapshot, write_snapshot
@@ -95,13 +94,6 @@ class Tuning:
     # messages wake it at once (a pipe), so this only paces timers; each
     # wakeup costs CPU, and 0.1 s halves idle CPU compared with 0.05 s.
     tick: float = 0.1
-    # A follower or replica that hears from its leader is woken by every message
-    # (heartbeats come every 0.15-0.2 s): between them it only has timers to
-    # check, the election deadline above all, which it wakes for exactly. So it
-    # sleeps up to this long instead of ``tick`` (fewer idle wakeups: ~10 % less
-    # tick-thread CPU on a lab follower). Capped at ``connection_retry`` so
-    # reconnecting is not slower.
-    follower_tick: float = 0.25
     # Leader heartbeat (pysyncobj appendEntriesPeriod). Timers are checked each
     # tick, so heartbeats actually go out every 0.15-0.2 s.
     heartbeat: float = 0.15
@@ -222,11 +214,6 @@ class _SyncObj(SyncObj):  # type: ignore[misc]
         self._qx_journal = journal
         self._qx_on_entry = on_entry
         super().__init__(self_node, partners, conf, transportClass=_Transport)
-
-    def _qx_election_deadline(self) -> float:
-        """When this follower starts an election if it hears no leader (``raft_clock``:
-        pysyncobj's CLOCK_MONOTONIC_RAW, not ``time.monotonic``)."""
-        return float(self._SyncObj__raftElectionDeadline)
 
     @replicated  # type: ignore[untyped-decorator]
     def _qx_apply(self, data: bytes) -> None:
@@ -428,26 +415,13 @@ class Replicator:
                 self._drain()
                 assert self._journal is not None
                 self._journal.sync()  # before the commit computation in doTick
-                so.doTick(self._tick_wait(so))
+                so.doTick(self.tuning.tick)
                 self._ready.set()
                 self._after_tick(so)
             except Exception:
                 log.exception("raft tick failed; retrying")
                 time.sleep(self.tuning.tick)
         self._destroy_syncobj()
-
-    def _tick_wait(self, so: Any) -> float:
-        """How long the next tick may wait for a message before checking timers."""
-        t = self.tuning
-        if self._raft_state != _RAFT_STATE.FOLLOWER or so._getLeader() is None:
-            return t.tick  # leader (heartbeat timer), candidate, or no leader known
-        wait = min(t.follower_tick, t.connection_retry)
-        if self.voter:
-            left = so._qx_election_deadline() - raft_clock()
-            # Past the deadline with nobody to ask for votes: pysyncobj waits for a
-            # connection; poll at the normal pace rather than spin.
-            wait = min(wait, left) if left > 0 else t.tick
-        return wait
 
     def _drain(self) -> None:
         with self._pending_lock:

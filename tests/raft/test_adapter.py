@@ -1,6 +1,6 @@
 """The adapter's fix for pysyncobj's follower deleting entries it already holds."""
 
-from raft.pysyncobj_adapter import Replicator, Tuning, raft_clock, skip_known_entries
+from raft.pysyncobj_adapter import skip_known_entries
 
 
 def log_of(*terms, first=1):
@@ -52,52 +52,3 @@ def test_entries_before_a_compacted_log_are_left_alone():
     msg = ae(98, 5, [(b"c99", 99, 5), (b"c100", 100, 5)], term=5)
     skip_known_entries(msg, log)
     assert [e[1] for e in msg["entries"]] == [99, 100] and msg["prevLogIdx"] == 98
-
-
-class _FakeSyncObj:
-    def __init__(self, leader: object, deadline_in: float) -> None:
-        self.leader = leader
-        self.deadline = raft_clock() + deadline_in
-
-    def _getLeader(self) -> object:
-        return self.leader
-
-    def _qx_election_deadline(self) -> float:
-        return self.deadline
-
-
-def _replicator(tmp_path, voter: bool = True) -> Replicator:
-    return Replicator(
-        self_addr="127.0.0.1:1",
-        partners=[],
-        voter=voter,
-        secret="a-test-secret-of-some-length",
-        data_dir=tmp_path,
-        bind_addr=None,
-        tuning=Tuning(),
-        on_entry=lambda i, d: None,
-        on_failed=lambda t, r: None,
-        snapshot_state=dict,
-        restore_state=lambda s, i: None,
-    )
-
-
-def test_a_follower_with_a_leader_sleeps_longer_but_wakes_at_its_election_deadline(tmp_path):
-    t = Tuning()
-    r = _replicator(tmp_path)
-    assert r._tick_wait(_FakeSyncObj("leader", 5.0)) == t.follower_tick
-    assert 0 < r._tick_wait(_FakeSyncObj("leader", 0.05)) <= 0.05
-    # Past the deadline (no peer connected to ask for votes): the normal pace, no spin.
-    assert r._tick_wait(_FakeSyncObj("leader", -1.0)) == t.tick
-    assert r._tick_wait(_FakeSyncObj(None, 5.0)) == t.tick  # no leader known
-    r._raft_state = 2  # leader: its heartbeat timer needs the normal pace
-    assert r._tick_wait(_FakeSyncObj("me", 5.0)) == t.tick
-    r._raft_state = 1  # candidate
-    assert r._tick_wait(_FakeSyncObj(None, 5.0)) == t.tick
-    r._wakeup.close()
-
-
-def test_a_replica_has_no_election_deadline(tmp_path):
-    r = _replicator(tmp_path, voter=False)
-    assert r._tick_wait(_FakeSyncObj("leader", -1.0)) == Tuning().follower_tick
-    r._wakeup.close()
