@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 NODES ?= 3
 # Only the Python packages that exist yet are type-checked.
-PKGS := $(wildcard raft discovery peer hypervisor agent console chaos bench)
+PKGS := $(wildcard raft discovery peer hypervisor agent console chaos bench testkit)
 PYTEST_ARGS ?=
 
 .PHONY: setup lab lab-down test test-all lint typecheck pytest bench

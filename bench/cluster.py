@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from chaos.lab import Lab, wait_for
+from chaos.lab import Lab, poll_until
 from chaos.lab.http import ApiError, get_json
 from chaos.lab.system import netns_pids
 
@@ -135,7 +135,7 @@ def main(argv: list[str]) -> int:
             # From the last peer's start (lab.up starts them one after another and
             # returns right after the last), as the issue defines it.
             t0 = time.monotonic()
-            ok = wait_for(partial(check, lab, n), args.timeout, interval=0.1)
+            ok = poll_until(partial(check, lab, n), args.timeout, interval=0.1)
             out[f"form_{n}_s"] = round(time.monotonic() - t0, 2) if ok else None
             if not ok:
                 out.setdefault("errors", []).append(
@@ -145,7 +145,7 @@ def main(argv: list[str]) -> int:
             if n == sizes[0]:
                 t0 = time.monotonic()
                 lab.add_host()
-                ok = wait_for(partial(check, lab, n + 1), args.timeout, interval=0.25)
+                ok = poll_until(partial(check, lab, n + 1), args.timeout, interval=0.25)
                 out["join_s"] = round(time.monotonic() - t0, 2) if ok else None
                 time.sleep(5)  # let the join's traffic die down before measuring rest
                 out["idle_cpu_pct"], out["rss_mb"] = idle_costs(lab, args.idle)

@@ -110,7 +110,8 @@ def main(argv: list[str]) -> int:
     try:
         (host,) = lab.up(1)
         sock = host.dir / "peer.sock"
-        from tests.util import LocalApi, wait_for
+        from testkit.localapi import LocalApi
+        from testkit.wait import wait_for
 
         api = LocalApi(sock)
         wait_for(lambda: api.get("/cluster")["leader"], 90, "the lab cluster")

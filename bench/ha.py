@@ -55,7 +55,8 @@ from raft.commands import Record
 from raft.node import RaftStore
 from raft.pysyncobj_adapter import Tuning
 from raft.store import LocalStore, put
-from raft.testnode import free_ports
+from testkit.raftnode import free_ports
+from testkit.wait import WaitTimeout, async_wait_for, wait_for
 
 HOSTS, VMS, NOW, RUNS = 64, 10_000, 1_000_000.0, 3
 LAB_NOTE = "need the lab: python -m bench ha --lab (root; a 3-host lab, 20 faults, ~15 min)"
@@ -252,7 +253,9 @@ async def raft_failover_trial(tmp: Path, beat: float, fence: float, margin: floa
     parts: list[Any] = []
     try:
         await asyncio.gather(*(s.start() for s in stores.values()))
-        await _until(lambda: sum(s.is_leader for s in stores.values()) == 1, 20.0)
+        await async_wait_for(
+            lambda: sum(s.is_leader for s in stores.values()) == 1, 20.0, "one leader"
+        )
         victim = next(n for n, s in stores.items() if s.is_leader)
         ops = [put("pools", "san", {"shared": True})]
         ops += [
@@ -282,11 +285,13 @@ async def raft_failover_trial(tmp: Path, beat: float, fence: float, margin: floa
             parts.append(HAManager(store, nid, fence_after=fence, heartbeat=beat, margin=margin))
         tasks = [asyncio.create_task(p.run()) for p in parts]
         survivor = next(s for n, s in stores.items() if n != victim)
-        await _until(lambda: len(survivor.scan("leases")) == 3, 20.0)
+        await async_wait_for(lambda: len(survivor.scan("leases")) == 3, 20.0, "three leases")
         await asyncio.sleep(beat * 3)  # let every peer watch the leases for a while
         t0 = time.monotonic()
         await stores[victim].stop()
-        await _until(lambda: _placement(survivor, "web") != victim, 60.0)
+        await async_wait_for(
+            lambda: _placement(survivor, "web") != victim, 60.0, "web placed elsewhere"
+        )
         took = time.monotonic() - t0
         for p in parts:
             p.stop()
@@ -301,14 +306,6 @@ async def raft_failover_trial(tmp: Path, beat: float, fence: float, margin: floa
 def _placement(store: Any, vm_id: str) -> Any:
     rec = store.get("vms", vm_id)
     return rec.value.get("placement") if rec is not None else None
-
-
-async def _until(pred: Any, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.01)
 
 
 def raft_failover(trials: int) -> dict[str, Any]:
@@ -398,14 +395,6 @@ def _items(reply: Any) -> list[dict[str, Any]]:
     return list(body.get("items") or []) if isinstance(body, dict) else []
 
 
-def _wait(pred: Any, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            raise TimeoutError(f"lab: {what} within {timeout:.0f} s")
-        time.sleep(0.1)
-
-
 # Runs the peer with LeaseRenewer(plug=True) whatever the daemon passes (--plug):
 # to measure the fence with and without pulling the plug.
 PLUG_SHIM = (
@@ -464,7 +453,7 @@ def lab_figures(
             ok = st.get("state") == "running" and st.get("epoch") == v.get("placement_epoch")
             return st.get("node") if ok and st.get("node") == v.get("placement") else None
 
-        _wait(lambda: len(nodes("h1")) == 3, 240, "three nodes")
+        wait_for(lambda: len(nodes("h1")) == 3, 240, "three nodes")
         ids = []
         for i in range(n_vms):
             spec = {"name": f"ha{i}", "vcpus": 1, "memory_mib": 64, "desired": "running"}
@@ -474,7 +463,7 @@ def lab_figures(
             if r.status not in (200, 201):
                 raise RuntimeError(f"lab: creating a VM failed: {r.status} {r.body}")
             ids.append(r.body["id"])
-        _wait(lambda: all(running_on("h1", v) for v in ids), 240, "the guests running")
+        wait_for(lambda: all(running_on("h1", v) for v in ids), 240, "the guests running")
         host_of = {nid: str(n.get("hostname")) for nid, n in nodes("h1").items()}
         netns = {h.name: h.netns for h in hosts}
         setup_s = time.monotonic() - started
@@ -526,13 +515,13 @@ def lab_figures(
             watch.mark(f"drain {host_of.get(busy)}")
             api["h1"].request("PATCH", f"/nodes/{busy}", {"maintenance": True})
             try:
-                _wait(
+                wait_for(
                     lambda: all(running_on("h1", v) not in (None, busy) for v in drain),
                     120,
                     "the drained guests running elsewhere",
                 )
                 migration = (time.monotonic() - t1) / max(1, len(drain))
-            except TimeoutError as e:
+            except WaitTimeout as e:
                 drain_error = str(e)
             api["h1"].request("PATCH", f"/nodes/{busy}", {"maintenance": False})
             # 1b. A 256 MiB test guest moved live through the API (bench.migration).
@@ -545,8 +534,8 @@ def lab_figures(
             faults_from = time.monotonic()
             for i in range(injections):
                 try:
-                    _wait(lambda: healthy("h1"), 180, f"a healthy cluster before fault {i + 1}")
-                except TimeoutError as e:
+                    wait_for(lambda: healthy("h1"), 180, f"a healthy cluster before fault {i + 1}")
+                except WaitTimeout as e:
                     fault_error = str(e)  # report what was measured up to here
                     break
                 victim_id, moved = next_victim(killed_at)
@@ -577,8 +566,8 @@ def lab_figures(
                     lab.exec(victim, ["ip", "link", "set", "eth0", "up"])
                 back = time.monotonic()
                 try:
-                    _wait(partial(healthy, survivor), 180, f"{victim} to rejoin as a voter")
-                except TimeoutError as e:
+                    wait_for(partial(healthy, survivor), 180, f"{victim} to rejoin as a voter")
+                except WaitTimeout as e:
                     fault_error = str(e)
                 rounds.append(
                     {

@@ -1,6 +1,6 @@
 """``migration_s``: live migration of a 256 MiB test guest between lab hosts.
 
-The guest (hypervisor.testguest, direct kernel boot through the API) counts on
+The guest (testkit.guest, direct kernel boot through the API) counts on
 its serial console; it is moved with the API's ``migrate`` action, round the
 hosts, and timed from the call until its current placement runs it on the new
 host. The task's ``result`` carries QEMU's own figures (transfer time, the
@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from chaos.lab import Host
-from hypervisor.testguest import MARKER
-from tests.labguest import guest_vm, register_test_guest, serial, ticks
-from tests.util import LocalApi, wait_for
+from testkit.guest import MARKER
+from testkit.labguest import guest_vm, register_test_guest, serial, ticks
+from testkit.localapi import LocalApi
+from testkit.wait import wait_for
 
 
 def _running_on(via: LocalApi, vm_id: str) -> str | None:

@@ -1,6 +1,6 @@
 """``python -m bench raft [--json]``: the replicated store on a 3-node loopback cluster.
 
-Every node is its own process (``python -m raft.testnode``) with durability on
+Every node is its own process (``python -m testkit.raftnode``) with durability on
 (each entry fsynced before it is acknowledged or counted). Figures:
 
 write_p50_ms / write_p99_ms   synchronous writes issued on the leader, one at a time
@@ -27,7 +27,7 @@ from typing import Any
 
 import psutil
 
-from raft.testnode import LocalCluster
+from testkit.raftnode import LocalCluster
 
 
 async def _idle_cpu(cluster: LocalCluster, seconds: float) -> list[float]:

@@ -31,7 +31,7 @@ from chaos.client import OK, PeerClient
 from chaos.faults.clock import PEER_CMD, set_offset
 from chaos.faults.disk import mount_data_tmpfs
 from chaos.history import History
-from chaos.lab import Lab, wait_for
+from chaos.lab import Lab, poll_until
 from chaos.nemesis import Step, schedule
 from chaos.observer import Observer
 from chaos.workloads import MigrateWorker, RegisterWorker, SetWorker, Values, VmWorker
@@ -148,7 +148,7 @@ class Run:
                 mount_data_tmpfs(h.data_dir, self.cfg.data_tmpfs_mib)
             self.lab.start(h.name)
         self.clients = {h.name: PeerClient(h.name, str(h.dir / "peer.sock")) for h in hosts}
-        if not wait_for(lambda: formed(self.clients), 240, interval=1.0):
+        if not poll_until(lambda: formed(self.clients), 240, interval=1.0):
             raise RuntimeError(f"lab {self.name}: the cluster did not form within 240 s")
 
     def must(self, method: str, path: str, body: Any, accept: tuple[int, ...]) -> Any:
@@ -161,7 +161,7 @@ class Run:
             last = r
             return r.status in accept
 
-        if not wait_for(once, 60, interval=1.0):
+        if not poll_until(once, 60, interval=1.0):
             raise RuntimeError(f"{method} {path}: {last}")
         return last.body
 
@@ -185,7 +185,7 @@ class Run:
             s = obs.sample_qemu()
             return all(any(vm in vms for vms in s.values()) for vm in self.ha_vms)
 
-        if not wait_for(all_running, 120, interval=1.0):
+        if not poll_until(all_running, 120, interval=1.0):
             r = self.clients[sorted(self.clients)[0]].get("/vms")
             seen = (
                 {
@@ -284,7 +284,7 @@ class Run:
             rounds.append(rnd)
             return not round_problems(rnd)
 
-        wait_for(ok, self.cfg.converge_timeout_s, interval=0.3)
+        poll_until(ok, self.cfg.converge_timeout_s, interval=0.3)
         return rounds[-200:], round(time.monotonic() - t, 1)
 
     def log_tails(
@@ -312,7 +312,7 @@ class Run:
             live = {vm for vms in s.values() for vm, (_, st) in vms.items() if st not in "TZX"}
             return set(self.ha_vms) <= live
 
-        wait_for(all_live, self.cfg.ha_bound_s, interval=1.0)
+        poll_until(all_live, self.cfg.ha_bound_s, interval=1.0)
 
     def final_reads(self) -> set[str] | None:
         hosts = sorted(self.clients)

@@ -20,7 +20,7 @@ from typing import Any
 
 from chaos.client import PeerClient
 from chaos.faults.base import Fault
-from chaos.lab import Lab, wait_for
+from chaos.lab import Lab, poll_until
 
 DEFAULT_WATCHDOG_S = 6.0
 
@@ -203,7 +203,7 @@ class CrashPeer(WatchedFault):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 continue
-            wait_for(lambda p=pid: not pid_alive(p), 10)  # type: ignore[misc]
+            poll_until(lambda p=pid: not pid_alive(p), 10)  # type: ignore[misc]
 
     def tick(self, elapsed: float) -> None:
         if elapsed >= self.watchdog.timeout_s:

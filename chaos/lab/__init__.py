@@ -1,7 +1,7 @@
 """The lab: N Quantix hosts in network namespaces on one machine (see docs/lab.md)."""
 
 from chaos.lab.errors import CommandFailed, LabError, LabStateError, UnknownHost
-from chaos.lab.host import Host, wait_for
+from chaos.lab.host import Host, poll_until
 from chaos.lab.lab import DEFAULT_NAME, DEFAULT_ROOT, Lab
 
 __all__ = [
@@ -13,5 +13,5 @@ __all__ = [
     "LabError",
     "LabStateError",
     "UnknownHost",
-    "wait_for",
+    "poll_until",
 ]

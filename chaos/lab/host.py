@@ -38,7 +38,7 @@ class Host:
         return self.dir / "peer.log"
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+def poll_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
     """Poll ``predicate`` until true or ``timeout`` seconds pass; returns its last value."""
     deadline = time.monotonic() + timeout
     while True:

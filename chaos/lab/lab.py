@@ -32,7 +32,7 @@ from chaos.lab import system
 from chaos.lab.capture import count_udp_packets
 from chaos.lab.errors import LabError, LabStateError, UnknownHost
 from chaos.lab.files import machine_lock, write_private
-from chaos.lab.host import Host, wait_for
+from chaos.lab.host import Host, poll_until
 from chaos.lab.http import ApiError, get_json
 from chaos.lab.nodeconf import render_node_yaml
 from chaos.lab.state import HostState, LabState
@@ -212,7 +212,7 @@ class Lab:
             return True
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(hs.pid, signal.SIGTERM)
-        return wait_for(lambda: not self._alive(hs.pid), timeout)
+        return poll_until(lambda: not self._alive(hs.pid), timeout)
 
     def kill(self, name: str, timeout: float = 10.0) -> list[int]:
         """kill -9 every process in the host's namespace (the peer, qemu, exec'd shells)."""
@@ -281,7 +281,7 @@ class Lab:
                         return True
             return False
 
-        wait_for(look, timeout, interval=0.5)
+        poll_until(look, timeout, interval=0.5)
         return found[0] if found else None
 
     def mdns_packets(self, seconds: float) -> int:
@@ -321,7 +321,7 @@ class Lab:
             now_ns = set(system.netns_list())
             return not (now_links & (veths | {bridge})) and not (now_ns & namespaces)
 
-        if not wait_for(gone, timeout, interval=0.1):
+        if not poll_until(gone, timeout, interval=0.1):
             raise LabError(f"lab {self.name!r}: some links or namespaces did not go away")
         shutil.rmtree(self.dir, ignore_errors=True)
         if self.dir.exists():
@@ -407,7 +407,7 @@ class Lab:
                 proc.poll()
             return not pids
 
-        if not wait_for(none_left, timeout, interval=0.05):
+        if not poll_until(none_left, timeout, interval=0.05):
             raise LabError(f"processes in {ns} survived kill -9")
         return sorted(set(killed))
 

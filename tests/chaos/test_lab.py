@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from chaos.lab import Lab, LabStateError, wait_for
+from chaos.lab import Lab, LabStateError
 from chaos.lab import addressing as an
 from chaos.lab.cli import main as lab_cli
 from chaos.lab.system import link_names, netns_list, netns_pids, pid_alive
 from peer.config import parse_config
 from tests.chaos.conftest import STANDIN, lab_name
+from tests.util import wait_for
 
 pytestmark = [pytest.mark.xdist_group("lab"), pytest.mark.lab]
 
@@ -45,7 +46,7 @@ def test_hosts_reach_each_other_and_this_machine_reaches_them(lab: Lab) -> None:
     hosts = lab.up(3)
     assert [h.name for h in hosts] == ["h1", "h2", "h3"]
     assert len({h.address for h in hosts}) == 3
-    assert wait_for(lambda: all(reachable(h.address) for h in hosts), 15)
+    wait_for(lambda: all(reachable(h.address) for h in hosts), 15)
     for a in hosts:
         for b in hosts:
             if a is not b:
@@ -61,7 +62,7 @@ def test_hosts_reach_each_other_and_this_machine_reaches_them(lab: Lab) -> None:
 def test_kill_start_stop(lab: Lab) -> None:
     lab.up(2)
     h2 = lab.host("h2")
-    assert wait_for(lambda: reachable(h2.address), 15)
+    wait_for(lambda: reachable(h2.address), 15)
     # A second process in the namespace dies with the host.
     extra = lab.popen("h2", ["sleep", "600"])
     killed = lab.kill("h2")
@@ -69,7 +70,7 @@ def test_kill_start_stop(lab: Lab) -> None:
     extra.wait(5)
     assert netns_pids(h2.netns) == [] and not reachable(h2.address)
     h2 = lab.start("h2")
-    assert wait_for(lambda: reachable(h2.address), 15)
+    wait_for(lambda: reachable(h2.address), 15)
     with pytest.raises(Exception, match="already running"):
         lab.start("h2")
     assert lab.stop("h2") and not pid_alive(h2.pid or 0)
@@ -163,7 +164,7 @@ def test_names_fit_linux_limits_and_subnets_do_not_collide() -> None:
 @pytest.mark.slow
 def test_thirty_two_hosts(lab: Lab) -> None:
     hosts = lab.up(32)
-    assert wait_for(lambda: all(reachable(h.address) for h in hosts), 60)
+    wait_for(lambda: all(reachable(h.address) for h in hosts), 60)
     assert reachable_from(lab, "h32", hosts[0].address)
     lab.down()
     assert leftovers(lab) == []
@@ -182,9 +183,9 @@ def test_foreground_tears_down_on_sigterm(tmp_path: Path) -> None:
     with open(out, "w") as f:
         proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
     try:
-        assert wait_for(lambda: "Ctrl-C" in out.read_text(), 15), out.read_text()
+        wait_for(lambda: "Ctrl-C" in out.read_text(), 15, "the banner", explain=out.read_text)
         assert all(h.url in out.read_text() for h in lab.hosts())
-        assert wait_for(lambda: all(reachable(h.address) for h in lab.hosts()), 15)
+        wait_for(lambda: all(reachable(h.address) for h in lab.hosts()), 15)
         proc.terminate()
         assert proc.wait(30) == 0
         assert leftovers(lab) == []

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from chaos.lab import Lab, wait_for
+from chaos.lab import Lab
 from chaos.lab.http import ApiError, get_json
 from peer.membership import target_voters
+from tests.util import wait_for
 
 pytestmark = [
     pytest.mark.xdist_group("lab"),
@@ -59,28 +60,38 @@ def one_cluster(lab: Lab, names: list[str]) -> str | None:
 def test_three_hosts_form_one_cluster_and_survive_killing_the_leader(lab: Lab) -> None:
     lab.up(3)
     everyone = ["h1", "h2", "h3"]
-    assert wait_for(lambda: one_cluster(lab, everyone) is not None, 180, interval=0.5), [
-        h.log.read_text()[-2000:] for h in lab.hosts()
-    ]
+    wait_for(
+        lambda: one_cluster(lab, everyone) is not None,
+        180,
+        "one cluster of h1-h3",
+        0.5,
+        lambda: [h.log.read_text()[-2000:] for h in lab.hosts()],
+    )
     assert lab.admin_password(timeout=30)
     leader = one_cluster(lab, everyone)
     assert leader is not None
     lab.kill(leader)
     rest = [n for n in everyone if n != leader]
-    assert wait_for(lambda: one_cluster(lab, rest) is not None, 60, interval=0.5), health(lab, rest)
+    wait_for(
+        lambda: one_cluster(lab, rest) is not None,
+        60,
+        "the rest to elect a leader",
+        0.5,
+        lambda: health(lab, rest),
+    )
     lab.start(leader)
-    assert wait_for(lambda: one_cluster(lab, everyone) is not None, 120, interval=0.5)
+    wait_for(lambda: one_cluster(lab, everyone) is not None, 120, interval=0.5)
 
 
 def test_wrong_secret_factory_host_and_another_name_stay_out(lab: Lab) -> None:
     lab.up(2)
-    assert wait_for(lambda: one_cluster(lab, ["h1", "h2"]) is not None, 180, interval=0.5)
+    wait_for(lambda: one_cluster(lab, ["h1", "h2"]) is not None, 180, interval=0.5)
     lab.add_host(secret="not-the-cluster-secret")  # h3: same name, wrong secret
     lab.add_host(factory=True)  # h4
     lab.add_host(cluster="blue")  # h5: a cluster of its own, side by side
-    assert wait_for(lambda: one_cluster(lab, ["h5"]) is not None, 120, interval=0.5)
+    wait_for(lambda: one_cluster(lab, ["h5"]) is not None, 120, interval=0.5)
     refused = "could not prove it knows the secret"
-    assert wait_for(lambda: refused in lab.host("h3").log.read_text(), 60, interval=0.5)
+    wait_for(lambda: refused in lab.host("h3").log.read_text(), 60, interval=0.5)
     hs = health(lab, ["h1", "h2", "h3", "h4"])
     assert (
         hs["h3"] is not None and hs["h3"]["raft_role"] == "joining" and not hs["h3"]["has_quorum"]

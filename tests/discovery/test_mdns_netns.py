@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from chaos.lab import Lab, wait_for
+from chaos.lab import Lab
+from tests.util import wait_for
 
 pytestmark = [pytest.mark.xdist_group("lab"), pytest.mark.lab]
 
@@ -71,23 +72,26 @@ def test_announcers_see_each_other_factory_decisions_and_goodbye(lab: Lab) -> No
         "h2": Announcer(lab, "h2", "--cluster", "prod", "--decide"),
         "h3": Announcer(lab, "h3", "--decide"),  # factory state
     }
-    assert wait_for(lambda: all(len(x.table()) == 2 for x in a.values()), 10), {
-        k: x.table() for k, x in a.items()
-    }
+    wait_for(
+        lambda: all(len(x.table()) == 2 for x in a.values()),
+        10,
+        "every announcer to see the two others",
+        explain=lambda: {k: x.table() for k, x in a.items()},
+    )
     seen_after = time.monotonic() - t0
     assert a["h1"].table()["h3"]["role"] == "factory" and a["h1"].table()["h3"]["cluster"] == ""
     assert a["h3"].table()["h2"]["role"] == "joining" and a["h3"].table()["h2"]["cluster"] == "prod"
     assert a["h2"].table()["h1"]["address"] == lab.host("h1").address
     # The bootstrap rule over real mDNS: h1 (lowest id) bootstraps, h2 waits for it.
-    assert wait_for(lambda: a["h1"].decision() == ("bootstrap", None), 10)
-    assert wait_for(lambda: a["h2"].decision() == ("wait", "h1"), 10)
+    wait_for(lambda: a["h1"].decision() == ("bootstrap", None), 10)
+    wait_for(lambda: a["h2"].decision() == ("wait", "h1"), 10)
     assert a["h3"].decision() == ("none", None)
     # Goodbye: a stopping host leaves the others' tables at once, not after its TTL.
     t1 = time.monotonic()
     a["h1"].stop()
-    assert wait_for(lambda: "h1" not in a["h2"].table() and "h1" not in a["h3"].table(), 5)
+    wait_for(lambda: "h1" not in a["h2"].table() and "h1" not in a["h3"].table(), 5)
     gone_after = time.monotonic() - t1
-    assert wait_for(lambda: a["h2"].decision() == ("bootstrap", None), 5)
+    wait_for(lambda: a["h2"].decision() == ("bootstrap", None), 5)
     print(f"seen each other after {seen_after:.2f}s; goodbye removed h1 after {gone_after:.2f}s")
 
 
@@ -95,17 +99,17 @@ def test_killed_bootstrapper_expires_next_takes_over_and_it_comes_back(lab: Lab)
     lab.up(2, start=False)
     a1 = Announcer(lab, "h1", "--cluster", "prod", "--decide", "--ttl", "3")
     a2 = Announcer(lab, "h2", "--cluster", "prod", "--decide", "--ttl", "3")
-    assert wait_for(lambda: a2.decision() == ("wait", "h1"), 15)
+    wait_for(lambda: a2.decision() == ("wait", "h1"), 15)
     lab.kill("h1")  # kill -9: no goodbye, the records must expire
     t0 = time.monotonic()
-    assert wait_for(lambda: "h1" not in a2.table(), 30)
-    assert wait_for(lambda: a2.decision() == ("bootstrap", None), 5)
+    wait_for(lambda: "h1" not in a2.table(), 30)
+    wait_for(lambda: a2.decision() == ("bootstrap", None), 5)
     print(f"h1 expired from h2's table {time.monotonic() - t0:.1f}s after kill -9")
     assert a1.proc.wait(5) == -9
     # It comes back: seen again although its PTR never left zeroconf's cache.
     Announcer(lab, "h1", "--cluster", "prod", "--ttl", "3")
-    assert wait_for(lambda: "h1" in a2.table(), 10)
-    assert wait_for(lambda: a2.decision() == ("wait", "h1"), 5)
+    wait_for(lambda: "h1" in a2.table(), 10)
+    wait_for(lambda: a2.decision() == ("wait", "h1"), 5)
 
 
 def test_same_name_two_cluster_instances_is_reported_as_split_brain(lab: Lab) -> None:
@@ -117,8 +121,8 @@ def test_same_name_two_cluster_instances_is_reported_as_split_brain(lab: Lab) ->
     def reported() -> list[dict[str, Any]]:
         return [e for e in a1.events() if e["event"] == "split_brain"]
 
-    assert wait_for(lambda: len(reported()) == 1, 10)
-    assert wait_for(lambda: "h3" in a1.table(), 5)
+    wait_for(lambda: len(reported()) == 1, 10)
+    wait_for(lambda: "h3" in a1.table(), 5)
     [sb] = reported()
     assert sb["cluster"] == "prod" and sb["instances"] == {"c1": ["h1"], "c2": ["h2"]}
     assert "SPLIT BRAIN" in a1.out.read_text()  # logged loudly on stderr too
@@ -129,13 +133,18 @@ def test_address_change_on_the_interface_is_re_announced(lab: Lab) -> None:
     Announcer(lab, "h1", "--cluster", "prod", "--interface", "eth0")
     a2 = Announcer(lab, "h2", "--cluster", "prod")
     old = lab.host("h1").address
-    assert wait_for(lambda: a2.table().get("h1", {}).get("address") == old, 10)
+    wait_for(lambda: a2.table().get("h1", {}).get("address") == old, 10)
     new = lab.host("h1").address.rsplit(".", 1)[0] + ".250"
     prefix = "22"
     # Like a DHCP renumbering: the old address goes, a new one comes.
     lab.exec("h1", ["ip", "addr", "del", f"{old}/{prefix}", "dev", "eth0"], check=True)
     lab.exec("h1", ["ip", "addr", "add", f"{new}/{prefix}", "dev", "eth0"], check=True)
-    assert wait_for(lambda: a2.table().get("h1", {}).get("address") == new, 15), a2.events()
+    wait_for(
+        lambda: a2.table().get("h1", {}).get("address") == new,
+        15,
+        "h1's new address",
+        explain=a2.events,
+    )
 
 
 def test_thread_safe_api_announces_updates_and_says_goodbye(lab: Lab) -> None:
@@ -146,14 +155,14 @@ def test_thread_safe_api_announces_updates_and_says_goodbye(lab: Lab) -> None:
                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert p.stdin is not None and p.stdout is not None
     assert p.stdout.readline().strip() == "ready"
-    assert wait_for(lambda: a2.table().get("h1", {}).get("role") == "joining", 10)
+    wait_for(lambda: a2.table().get("h1", {}).get("role") == "joining", 10)
     p.stdin.write("update leader c-42\n")
     p.stdin.flush()
     assert p.stdout.readline().strip() == "updated"
-    assert wait_for(lambda: a2.table().get("h1", {}).get("cluster_id") == "c-42", 5)
+    wait_for(lambda: a2.table().get("h1", {}).get("cluster_id") == "c-42", 5)
     assert a2.table()["h1"]["role"] == "leader"
     p.stdin.write("stop\n")
     p.stdin.flush()
     assert p.stdout.readline().strip() == "stopped"
     assert p.wait(10) == 0
-    assert wait_for(lambda: "h1" not in a2.table(), 5)
+    wait_for(lambda: "h1" not in a2.table(), 5)

@@ -11,13 +11,13 @@ import atexit
 import contextlib
 import shutil
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 from hypervisor.errors import HypervisorError
 from hypervisor.libvirt_driver import LibvirtDriver
-from hypervisor.testguest import TestGuest, ensure_test_guest
+from testkit.guest import TestGuest, ensure_test_guest
+from tests.util import wait_for
 
 _driver: LibvirtDriver | None = None
 _root: Path | None = None
@@ -63,20 +63,27 @@ def guest_spec(**extra: object) -> dict[str, object]:
 
 def wait_serial(drv: LibvirtDriver, vm_id: str, text: str, timeout: float = 120.0) -> str:
     """Wait until ``text`` appears in the VM's serial log; return the log."""
-    deadline = time.monotonic() + timeout
-    data = ""
-    while time.monotonic() < deadline:
-        data = drv.read_serial_log(vm_id, 0, 1 << 20)["data"]
-        if text in data:
-            return data
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} not in the serial log of {vm_id} after {timeout}s:\n{data}")
+
+    def log() -> str:
+        return str(drv.read_serial_log(vm_id, 0, 1 << 20)["data"])
+
+    def seen() -> str:
+        data = log()
+        return data if text in data else ""
+
+    return wait_for(
+        seen,
+        timeout,
+        f"{text!r} in the serial log of {vm_id}",
+        explain=lambda: "\n" + log(),
+    )
 
 
 def wait_state(drv: LibvirtDriver, vm_id: str, state: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if drv.domain_info(vm_id).state == state:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{vm_id} not {state} after {timeout}s: {drv.domain_info(vm_id)}")
+    wait_for(
+        lambda: drv.domain_info(vm_id).state == state,
+        timeout,
+        f"{vm_id} {state}",
+        0.05,
+        lambda: drv.domain_info(vm_id),
+    )

@@ -19,7 +19,7 @@ CHILD = r"""
 import json, os, signal, sys, time
 from hypervisor.libvirt_driver import LibvirtDriver
 from hypervisor.spec import parse_spec
-from hypervisor.testguest import MARKER, ensure_test_guest
+from testkit.guest import MARKER, ensure_test_guest
 
 root, vm, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 drv = LibvirtDriver(f"qemu:///embed?root={root}", pools={"local": root + "/pool"})

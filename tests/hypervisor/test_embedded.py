@@ -22,7 +22,7 @@ from hypervisor.errors import (
     OperationFailed,
 )
 from hypervisor.spec import parse_spec
-from hypervisor.testguest import BLOCK_PREFIX, MARKER, POWEROFF_MARKER
+from testkit.guest import BLOCK_PREFIX, MARKER, POWEROFF_MARKER
 from tests.hypervisor.embed import guest_spec, new_id, wait_serial
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from chaos.lab import Host, Lab
-from hypervisor.testguest import MARKER
-from tests.labguest import guest_vm, register_test_guest, serial, ticks
+from testkit.guest import MARKER
+from testkit.labguest import guest_vm, register_test_guest, serial, ticks
 from tests.labs import short_lab
 from tests.peer.test_ha_lab import QemuSampler, api, running_on, three_voters
 from tests.util import LocalApi, wait_for

@@ -1,4 +1,4 @@
-"""The store as real processes on loopback (``python -m raft.testnode``):
+"""The store as real processes on loopback (``python -m testkit.raftnode``):
 replication, crashes (kill -9), restarts, compaction, membership, secrets,
 damaged journals. Each test makes its own cluster on free high ports."""
 
@@ -9,7 +9,7 @@ import time
 import psutil
 import pytest
 
-from raft.testnode import LocalCluster, NodeError, retrying_put
+from testkit.raftnode import LocalCluster, NodeError, retrying_put
 
 pytestmark = pytest.mark.xdist_group("raft-cluster")
 

@@ -12,7 +12,8 @@ import pytest
 from raft.errors import Conflict, InvalidCommand, MembershipError, SecretRequired, StoreError
 from raft.node import RaftStore
 from raft.store import LocalStore, WatchExpired, put
-from raft.testnode import free_ports
+from testkit.raftnode import free_ports
+from tests.util import async_wait_for
 
 SECRET = "unit-test-secret-0123"
 
@@ -21,20 +22,12 @@ def addrs(n):
     return [f"127.0.0.1:{p}" for p in free_ports(n)]
 
 
-async def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def single(tmp_path):
     (a,) = addrs(1)
     store = RaftStore(a, [], tmp_path / "n1", SECRET)
     await store.start()
-    await wait_for(lambda: store.is_leader)
+    await async_wait_for(lambda: store.is_leader, 10)
     yield store
     await store.stop()
 
@@ -44,7 +37,7 @@ async def trio(tmp_path):
     members = addrs(3)
     stores = [RaftStore(a, members, tmp_path / f"n{i}", SECRET) for i, a in enumerate(members)]
     await asyncio.gather(*(s.start() for s in stores))
-    await wait_for(lambda: sum(s.is_leader for s in stores) == 1)
+    await async_wait_for(lambda: sum(s.is_leader for s in stores) == 1, 10)
     yield stores
     await asyncio.gather(*(s.stop() for s in stores))
 
@@ -93,7 +86,7 @@ async def test_state_survives_a_restart(tmp_path):
     for i in range(30):
         await s.put("vms", f"k{i}", {"i": i})
     s.compact()
-    await wait_for(lambda: s.status()["snapshots_written"] >= 1)
+    await async_wait_for(lambda: s.status()["snapshots_written"] >= 1, 10)
     for i in range(30, 40):
         await s.put("vms", f"k{i}", {"i": i})
     h, rev = s.state_hash(), s.revision
@@ -125,7 +118,7 @@ async def test_watch_on_a_follower_sees_commits_in_order(trio):
     leader = next(s for s in trio if s.is_leader)
     follower = next(s for s in trio if not s.is_leader)
     await leader.put("vms", "before", {"n": 0})
-    await wait_for(lambda: follower.get("vms", "before") is not None)
+    await async_wait_for(lambda: follower.get("vms", "before") is not None, 10)
     start = follower.revision
     w = follower.watch("vms", prefix="vm-", from_revision=start)
     writes = [asyncio.create_task(leader.put("vms", f"vm-{i}", {"n": i})) for i in range(20)]
@@ -209,7 +202,7 @@ async def test_retiring_the_leader_is_step_down_then_remove(trio):
         await follower.remove_voter(leader.self_addr)
     assert "step_down" in e.value.message
     await leader.step_down()
-    await wait_for(lambda: any(s.is_leader for s in trio if s is not leader))
+    await async_wait_for(lambda: any(s.is_leader for s in trio if s is not leader), 10)
     other = next(s for s in trio if s is not leader)
     await other.remove_voter(leader.self_addr)
     for s in trio:

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from chaos.lab import Lab, wait_for
+from chaos.lab import Lab
 from chaos.lab.http import ApiError, get_json
 from peer.membership import target_voters
-from tests.labguest import register_test_guest
+from testkit.labguest import register_test_guest
 from tests.labs import short_lab
-from tests.util import LocalApi
+from tests.util import LocalApi, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBUI = ROOT / "webui"
@@ -72,7 +72,7 @@ def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> N
     hosts = lab.up(3)
     password = lab.admin_password(timeout=60)
     assert password, "no initial admin password"
-    assert wait_for(lambda: formed(lab, 3), 180, interval=0.5), "the cluster did not form"
+    wait_for(lambda: formed(lab, 3), 180, "the cluster to form", 0.5)
     by_origin = {h.url.rstrip("/"): h.name for h in hosts}
     images = register_test_guest(lab.dir / "pool", LocalApi(hosts[0].dir / "peer.sock", timeout=10))
     # The browser picks the images by the names a person sees.

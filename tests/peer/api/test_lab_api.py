@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from chaos.lab import Lab, wait_for
+from chaos.lab import Lab
 from tests.peer.api.conformance import run_conformance
+from tests.util import wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
@@ -63,7 +64,7 @@ def peers(lab: Lab) -> list[Peer]:
         except (requests.RequestException, ValueError):
             return False
 
-    assert wait_for(all_in_quorum, 60, interval=0.5), "the 3 peers did not form a cluster"
+    wait_for(all_in_quorum, 60, "the 3 peers to form a cluster", 0.5)
     r = anon[0].call("POST", "/auth/login", json={"username": "admin", "password": password})
     assert r.status_code == 200, r.text
     cookie = {
@@ -76,7 +77,7 @@ def peers(lab: Lab) -> list[Peer]:
     def three_nodes() -> bool:
         return bool(out[0].call("GET", "/cluster").json()["health"]["nodes_total"] == 3)
 
-    assert wait_for(three_nodes, 30, interval=0.5), "not every peer registered its node"
+    wait_for(three_nodes, 30, "every peer to register its node", 0.5)
     return out
 
 

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from peer.events.recorder import StateEventRecorder
 from raft.store import LocalStore, put
-
-
-async def wait_for(pred, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        await asyncio.sleep(0.01)
-    return pred()
+from tests.util import async_wait_for
 
 
 def kinds(store: LocalStore) -> list[str]:
@@ -56,7 +47,7 @@ async def test_vm_transitions_tasks_and_placements_are_recorded_once():
         ]
     )
     want = ["vm.placed", "vm.state", "vm.state", "node.state", "task.failed"]
-    assert await wait_for(lambda: kinds(store) == want), kinds(store)
+    await async_wait_for(lambda: kinds(store) == want, 5, f"events {want}")
     msgs = [r.value["message"] for r in store.scan("events")]
     assert "VM web-1 is error: disk gone" in msgs
     stop.set()

@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from raft.errors import NoQuorum
 from raft.store import LocalStore
-from tests.util import wait_for as wait_until
+from tests.util import wait_for
 
 
 class Clock:
@@ -47,15 +46,6 @@ class FlakyStore(LocalStore):
         return self._apply(cmd)
 
 
-async def wait_for(predicate, timeout: float = 5.0) -> None:
-    """Wait (yielding to the loop) until ``predicate()`` holds, or fail."""
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
-
-
 def fake_guest(vm: str) -> subprocess.Popen[bytes]:
     """A sleeping process whose command line carries ``guest=qx-<vm>`` as QEMU's
     does. Returns once /proc shows that command line: Popen returns before the
@@ -65,5 +55,5 @@ def fake_guest(vm: str) -> subprocess.Popen[bytes]:
     )
     marker = f"guest=qx-{vm}".encode()
     cmdline = Path(f"/proc/{p.pid}/cmdline")
-    wait_until(lambda: marker in cmdline.read_bytes(), 10, "the fake guest's exec", 0.01)
+    wait_for(lambda: marker in cmdline.read_bytes(), 10, "the fake guest's exec", 0.01)
     return p

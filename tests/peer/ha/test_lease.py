@@ -7,7 +7,8 @@ import time
 
 from peer.ha.lease import LeaseRenewer
 from peer.ha.watchdog import Watchdog
-from tests.peer.ha.fakes import Clock, FlakyStore, fake_guest, wait_for
+from tests.peer.ha.fakes import Clock, FlakyStore, fake_guest
+from tests.util import async_wait_for
 
 
 def renewer(store, calls, mono, wall=None, **kw):
@@ -95,7 +96,7 @@ async def test_run_renews_every_heartbeat_until_stopped():
     store = FlakyStore("h1")
     r = LeaseRenewer(store, "h1", heartbeat=0.02, fence_after=1.0, on_fence=lambda: None)
     task = asyncio.create_task(r.run())
-    await wait_for(lambda: store.commits >= 3)
+    await async_wait_for(lambda: store.commits >= 3, 5.0)
     r.stop()
     await asyncio.wait_for(task, 5.0)
     assert not r.fenced

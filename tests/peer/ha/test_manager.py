@@ -10,8 +10,9 @@ from peer.ha.manager import HAManager
 from peer.scheduler.policy import SchedulerPolicy
 from raft.errors import NoQuorum
 from raft.store import put
-from tests.peer.ha.fakes import Clock, FlakyStore, wait_for
+from tests.peer.ha.fakes import Clock, FlakyStore
 from tests.peer.scheduler.build import host, running, vm
+from tests.util import async_wait_for
 
 FENCE, BEAT, MARGIN = 6.0, 1.0, 2.0
 
@@ -275,8 +276,8 @@ async def test_running_loop_places_and_fails_over_in_real_time():
     beat = asyncio.create_task(h3_alive())
     try:
         await store.put("vms", "fresh", vm("fresh")[1])
-        await wait_for(lambda: vmrec(store, "fresh")["placement"] in ("h1", "h3"))
-        await wait_for(lambda: vmrec(store, "ha")["placement"] != "h2")
+        await async_wait_for(lambda: vmrec(store, "fresh")["placement"] in ("h1", "h3"), 5.0)
+        await async_wait_for(lambda: vmrec(store, "ha")["placement"] != "h2", 5.0)
         assert vmrec(store, "ha")["placement_epoch"] == 2
     finally:
         stop_renewing.set()

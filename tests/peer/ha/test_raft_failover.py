@@ -10,9 +10,9 @@ from peer.ha import HAManager, LeaseRenewer
 from raft.node import RaftStore
 from raft.pysyncobj_adapter import Tuning
 from raft.store import put
-from raft.testnode import free_ports
-from tests.peer.ha.fakes import wait_for
+from testkit.raftnode import free_ports
 from tests.peer.scheduler.build import host, vm
+from tests.util import async_wait_for
 
 pytestmark = pytest.mark.xdist_group("ha-raft")
 
@@ -32,7 +32,7 @@ async def test_dead_leader_host_is_fenced_before_its_vm_restarts_elsewhere(tmp_p
     parts = []
     try:
         await asyncio.gather(*(s.start() for s in stores.values()))
-        await wait_for(lambda: sum(s.is_leader for s in stores.values()) == 1, 15.0)
+        await async_wait_for(lambda: sum(s.is_leader for s in stores.values()) == 1, 15.0)
         victim = next(n for n, s in stores.items() if s.is_leader)
         ops = [put("pools", "shared", {"type": "dir", "shared": True})]
         ops += [put("nodes", h, v) for h, v in (host(n) for n in ids)]
@@ -50,7 +50,7 @@ async def test_dead_leader_host_is_fenced_before_its_vm_restarts_elsewhere(tmp_p
             parts += [renewer, ha]
         tasks = [asyncio.create_task(p.run()) for p in parts]
         survivor = next(s for n, s in stores.items() if n != victim)
-        await wait_for(lambda: len(survivor.scan("leases")) == 3, 10.0)
+        await async_wait_for(lambda: len(survivor.scan("leases")) == 3, 10.0)
 
         await stores[victim].stop()  # the host dies (its peer keeps running, cut off)
         placed_at = None
@@ -62,7 +62,7 @@ async def test_dead_leader_host_is_fenced_before_its_vm_restarts_elsewhere(tmp_p
                 placed_at = time.monotonic()
             return placed_at is not None
 
-        await wait_for(moved, 20.0)
+        await async_wait_for(moved, 20.0)
         rec = survivor.get("vms", "web").value
         assert rec["placement"] in set(ids) - {victim} and rec["placement_epoch"] == 2
         assert victim in fenced_at and fenced_at[victim] < placed_at

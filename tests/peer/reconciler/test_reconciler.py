@@ -10,34 +10,36 @@ import pytest
 
 from hypervisor.errors import DomainNotFound
 from hypervisor.spec import parse_spec
-from hypervisor.testguest import MARKER
 from peer.reconciler import Reconciler
 from raft.store import LocalStore
+from testkit.guest import MARKER
 from tests.hypervisor.embed import guest_spec, new_id, wait_serial
+from tests.util import async_wait_for
 
 NODE = "n1"
 
 
 async def wait_status(store, vm_id, pred, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    st = None
-    while time.monotonic() < deadline:
+    def matched():
         st = store.get("vm_status", vm_id)
-        if st is not None and pred(st.value):
-            return st.value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"status of {vm_id} never matched: {st.value if st else None}")
+        return st.value if st is not None and pred(st.value) else None
+
+    def now():
+        st = store.get("vm_status", vm_id)
+        return st.value if st else None
+
+    return await async_wait_for(matched, timeout, f"the status of {vm_id}", 0.02, now)
 
 
 async def wait_gone(drv, vm_id, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def gone():
         try:
             drv.domain_info(vm_id)
         except DomainNotFound:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"domain of {vm_id} still there")
+            return True
+        return False
+
+    await async_wait_for(gone, timeout, f"the domain of {vm_id} gone", 0.05)
 
 
 def record(**kw):

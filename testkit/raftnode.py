@@ -3,7 +3,7 @@ client side that starts and drives a few of them (functional tests, bench).
 
 Run one by hand::
 
-    RAFT_SECRET=... python -m raft.testnode --addr 127.0.0.1:7001 \\
+    RAFT_SECRET=... python -m testkit.raftnode --addr 127.0.0.1:7001 \\
         --peers 127.0.0.1:7002,127.0.0.1:7003 --data /tmp/n1
 
 It prints ``{"event": "ready", ...}`` once started (or ``{"event": "error",
@@ -260,7 +260,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m raft.testnode")
+    ap = argparse.ArgumentParser(prog="python -m testkit.raftnode")
     ap.add_argument("--addr", required=True)
     ap.add_argument("--peers", default="")
     ap.add_argument("--data", required=True)
@@ -301,7 +301,7 @@ class NodeError(Exception):
 
 
 class NodeProcess:
-    """One ``python -m raft.testnode`` child and a JSON-lines client for it."""
+    """One ``python -m testkit.raftnode`` child and a JSON-lines client for it."""
 
     def __init__(
         self,
@@ -340,7 +340,7 @@ class NodeProcess:
         cmd = [
             sys.executable,
             "-m",
-            "raft.testnode",
+            "testkit.raftnode",
             "--addr",
             self.addr,
             "--peers",

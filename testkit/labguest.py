@@ -1,5 +1,5 @@
 """The test guest in a lab, through the API: its kernel and initrd as images of a
-shared pool, VMs that boot it, and what its serial console says (hypervisor.testguest)."""
+shared pool, VMs that boot it, and what its serial console says (testkit.guest)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hypervisor.testguest import TEST_GUEST_CMDLINE, TICK_PREFIX, ensure_test_guest
-from tests.util import LocalApi
+from testkit.guest import TEST_GUEST_CMDLINE, TICK_PREFIX, ensure_test_guest
+from testkit.localapi import LocalApi
 
 TICK_RE = re.compile(rf"{TICK_PREFIX} (\d+)")
 

@@ -4,7 +4,7 @@ import gzip
 import shutil
 import subprocess
 
-from hypervisor.testguest import MODULES, CpioWriter, ensure_test_guest
+from testkit.guest import MODULES, CpioWriter, ensure_test_guest
 
 
 def test_cpio_writer_output_lists_with_cpio():
