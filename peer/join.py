@@ -41,6 +41,7 @@ from discovery.handshake import (
     finish_join,
     start_join,
 )
+from discovery.model import CLUSTER_ID_RE, CLUSTER_NAME_RE, HOSTNAME_RE, NODE_ID_RE
 from peer.api.errors import ApiError, BadRequest, Forbidden, Unavailable
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.logs import kv
@@ -51,15 +52,22 @@ log = logging.getLogger("peer.join")
 routes = Routes(tag="cluster")
 
 _OBJ = {"type": "object", "additionalProperties": True}
+# The schemas say what discovery's parsers accept (the same patterns): the guard
+# refuses a malformed body before any handshake code sees it, and a body the
+# document calls valid is not then refused as malformed.
+_V = {"type": "integer", "enum": [1]}
+_NODE_ID = {"type": "string", "pattern": NODE_ID_RE.pattern}
+_CLUSTER = {"type": "string", "pattern": CLUSTER_NAME_RE.pattern}
+_HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 HELLO = {
     "type": "object",
     "required": ["cluster", "node_id", "raft_addr", "nonce"],
     "properties": {
-        "v": {"type": "integer"},
-        "cluster": {"type": "string", "maxLength": 63},
-        "node_id": {"type": "string", "maxLength": 63},
-        "raft_addr": {"type": "string", "maxLength": 21},
-        "nonce": {"type": "string", "maxLength": 64},
+        "v": _V,
+        "cluster": _CLUSTER,
+        "node_id": _NODE_ID,
+        "raft_addr": {"type": "string", "pattern": "^[0-9.]{7,15}:[0-9]{1,5}$"},
+        "nonce": _HEX64,
     },
     "additionalProperties": False,
 }
@@ -67,20 +75,20 @@ PROVE = {
     "type": "object",
     "required": ["node_id", "nonce", "challenge", "proof", "host"],
     "properties": {
-        "v": {"type": "integer"},
-        "node_id": {"type": "string", "maxLength": 63},
-        "nonce": {"type": "string", "maxLength": 64},
-        "challenge": {"type": "string", "maxLength": 64},
-        "proof": {"type": "string", "maxLength": 64},
+        "v": _V,
+        "node_id": _NODE_ID,
+        "nonce": _HEX64,
+        "challenge": _HEX64,
+        "proof": _HEX64,
         "host": {
             "type": "object",
             "required": ["hostname", "address", "api_port", "raft_port"],
             "properties": {
-                "hostname": {"type": "string", "maxLength": 63},
-                "address": {"type": "string", "maxLength": 15},
+                "hostname": {"type": "string", "pattern": HOSTNAME_RE.pattern},
+                "address": {"type": "string", "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}$"},
                 "api_port": {"type": "integer", "minimum": 1, "maximum": 65535},
                 "raft_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                "version": {"type": "string", "maxLength": 32},
+                "version": {"type": "string", "pattern": "^[A-Za-z0-9.+_-]{0,32}$"},
             },
             "additionalProperties": False,
         },
@@ -99,11 +107,11 @@ ADOPT_BODY = {
     "type": "object",
     "required": ["v", "cluster_name", "cluster_id", "sponsor", "secret"],
     "properties": {
-        "v": {"type": "integer"},
-        "cluster_name": {"type": "string", "maxLength": 63},
-        "cluster_id": {"type": "string", "maxLength": 64},
-        "sponsor": {"type": "string", "maxLength": 63},
-        "secret": {"type": "string", "minLength": 12, "maxLength": 256},
+        "v": _V,
+        "cluster_name": _CLUSTER,
+        "cluster_id": {"type": "string", "pattern": CLUSTER_ID_RE.pattern},
+        "sponsor": _NODE_ID,
+        "secret": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]{12,256}$"},
     },
     "additionalProperties": False,
 }
@@ -222,8 +230,8 @@ ABORT = {
     "type": "object",
     "required": ["node_id", "challenge", "reason"],
     "properties": {
-        "node_id": {"type": "string", "maxLength": 63},
-        "challenge": {"type": "string", "maxLength": 64},
+        "node_id": _NODE_ID,
+        "challenge": _HEX64,
         "reason": {"type": "string", "maxLength": 300},
     },
     "additionalProperties": False,

@@ -45,6 +45,10 @@ RESOURCE_MODULES = (
 )
 
 MAX_BODY = 1024 * 1024
+# aiohttp refuses longer request lines and headers itself, in plain text before
+# any middleware; these limits let a long (percent-encoded) query reach the
+# schema checks, which answer JSON.
+HANDLER_ARGS = {"max_line_size": 32768, "max_field_size": 16384}
 
 
 def builtin_routes() -> list[Route]:
@@ -90,7 +94,9 @@ def build_app(ctx: PeerContext, extra_routes: Sequence[Routes] = ()) -> web.Appl
     """The API application for this peer. ``extra_routes``: tables declared by
     other parts (e.g. the join endpoints), enforced and documented the same way."""
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY
+        middlewares=[metrics_middleware, error_middleware],
+        client_max_size=MAX_BODY,
+        handler_args=HANDLER_ARGS,
     )
     routes = all_routes(extra_routes)
     app[CTX_KEY] = ctx

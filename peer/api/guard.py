@@ -172,21 +172,41 @@ def parse_query(route: Route, query: Any) -> dict[str, Any]:
     return out
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def decode_json(raw: bytes) -> Any:
+    """A request body's JSON, or BadRequest: bytes that are not UTF-8, JSON that is
+    not valid, nested too deep, an integer too long to convert, NaN or Infinity
+    (which strict JSON does not have) are the client's mistake, never a 500."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest(
+            f"the body is not valid UTF-8 (byte {e.start})", code="invalid_encoding"
+        ) from None
+    if not text.strip():
+        return {}  # actions with optional fields may be posted empty
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise BadRequest(f"the body is not valid JSON: {e.msg}", code="invalid_json") from None
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply", code="invalid_json") from None
+    except ValueError as e:  # NaN/Infinity, or an integer beyond Python's digit limit
+        raise BadRequest(f"the body is not valid JSON: {e}", code="invalid_json") from None
+
+
 async def parse_body(route: Route, request: web.Request) -> Any:
     if route.consumes != "application/json":
         return None  # a raw upload: the handler streams it (never held in memory here)
-    text = await request.text() if request.can_read_body else ""
+    raw = await request.read() if request.can_read_body else b""
     if route.body is None:
-        if text.strip():
+        if raw.strip():
             raise BadRequest("this operation takes no request body", code="unexpected_body")
         return None
-    if not text.strip():
-        body: Any = {}  # actions with optional fields may be posted empty
-    else:
-        try:
-            body = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise BadRequest(f"the body is not valid JSON: {e.msg}", code="invalid_json") from None
+    body = decode_json(raw)
     problems = validate(route.body, body)
     if problems:
         first = problems[0]

@@ -77,7 +77,12 @@ def _close(s: Schema, where: str, shut: bool = True) -> Schema:
         if t not in _TYPES:
             raise SchemaDeclarationError(f"{where}: unknown type {t!r}")
     if "pattern" in s:
-        re.compile(s["pattern"])
+        pat = str(s["pattern"])
+        re.compile(pat)
+        # The validator matches whole strings (re.fullmatch); the published
+        # pattern says so with its anchors, so clients and fuzzers read it alike.
+        if not (pat.startswith("^") and pat.endswith("$")):
+            raise SchemaDeclarationError(f"{where}: a pattern must be anchored ^...$ ({pat!r})")
     out = dict(s)
     if "properties" in s:
         out["properties"] = {k: _close(v, f"{where}/{k}", shut) for k, v in s["properties"].items()}
@@ -144,7 +149,8 @@ def _check(s: Schema, v: Any, path: str) -> Iterator[dict[str, str]]:
             yield {"path": here, "problem": f"must be at least {s['minLength']} characters"}
         if "maxLength" in s and len(v) > s["maxLength"]:
             yield {"path": here, "problem": f"must be at most {s['maxLength']} characters"}
-        if "pattern" in s and not re.search(s["pattern"], v):
+        # fullmatch: with re.search, "$" also matches before a trailing newline.
+        if "pattern" in s and not re.fullmatch(s["pattern"], v):
             yield {"path": here, "problem": f"must match {s['pattern']}"}
     if isinstance(v, list):
         if "minItems" in s and len(v) < s["minItems"]:

@@ -196,7 +196,11 @@ declare(
                 "kind": {"type": "string", "enum": IMAGE_KINDS},
                 "pool": {"type": "string", "minLength": 1},
                 "path": ABS_PATH,
-                "source_url": {"type": "string", "pattern": "^(https?|file)://", "maxLength": 4096},
+                "source_url": {
+                    "type": "string",
+                    "pattern": r"^(https?|file)://\S+$",
+                    "maxLength": 4096,
+                },
                 "size_bytes": {"type": "integer", "minimum": 0},
                 "sha256": SHA256,
             },
