@@ -3,10 +3,10 @@ SHELL := /bin/bash
 VENV := .venv/bin
 NODES ?= 3
 # Only the Python packages that exist yet are type-checked.
-PKGS := $(wildcard raft discovery peer hypervisor agent console chaos bench testkit)
+PKGS := $(wildcard raft discovery peer hypervisor agent console chaos bench testkit distro)
 PYTEST_ARGS ?=
 
-.PHONY: setup lab lab-down test test-all lint typecheck pytest bench
+.PHONY: setup lab lab-down test test-all lint typecheck pytest bench image
 
 setup:
 	@bash scripts/setup.sh
@@ -34,3 +34,8 @@ test-all: setup
 
 bench: setup
 	@$(VENV)/python -m bench all
+
+# Quantix-OS (docs/os.md): the disk image, slot files and a signed update bundle in
+# build/os; downloads, the Debian base and wheels are cached in .cache/os.
+image: setup
+	@$(VENV)/python -m distro build $(IMAGE_ARGS)

@@ -100,6 +100,7 @@ class Peer:
         # host's API within the few hundred ms the API takes to come up.
         await self._start_discovery(cluster_name, role, saved.get("cluster_id", ""))
         await self._serve_api(cert, key)
+        self._notify_systemd()
         if saved.get("joined") and cluster_name and secret:
             await self.become_member(
                 cluster_name,
@@ -117,6 +118,15 @@ class Peer:
         await self._stop.wait()
         await self.shutdown()
         return 0
+
+    def _notify_systemd(self) -> None:
+        """Quantix-OS runs the peer as a ``Type=notify`` unit with a watchdog."""
+        from peer import sdnotify
+
+        sdnotify.notify("READY=1")
+        interval = sdnotify.watchdog_interval()
+        if interval is not None:
+            self._spawn(sdnotify.ping_watchdog(interval))
 
     async def _serve_api(self, cert: Path, key: Path) -> None:
         from peer.api.app import build_app

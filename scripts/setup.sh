@@ -9,6 +9,7 @@ APT_PACKAGES=(
   qemu-system-x86 qemu-utils ovmf openvswitch-switch
   iproute2 nftables tmux bridge-utils
   linux-image-amd64 busybox-static cpio kmod faketime
+  mmdebstrap squashfs-tools mtools dosfstools fdisk systemd-boot-efi
 )
 if [[ "${QUANTIX_WITH_BROWSER:-1}" == 1 ]]; then
   APT_PACKAGES+=(chromium)
