@@ -325,6 +325,7 @@ class Peer:
         recorder = NodeRecorder(self.ctx, self.membership)
         images = ImageImporter(self.ctx, lease_ttl=cfg.fence_after)
         self.ctx.services["ha"] = ha
+        self.ctx.services["lease"] = renewer
         for loop in (renewer, ha, members, recorder, images):
             self._loops.append(loop)
             self._spawn(loop.run())
@@ -387,10 +388,16 @@ class Peer:
         if driver is None or self.store is None:
             return
         from peer.reconciler.reconciler import Reconciler
-        from peer.reconciler.service import fence_ha_vms
+        from peer.reconciler.service import fence_ha_vms, fenced_flag
 
         log.warning("lease renewed again after fencing: resuming the reconciler")
-        rec = Reconciler(self.store, driver, self.ctx.node_id, migration_address=self.ctx.address)
+        rec = Reconciler(
+            self.store,
+            driver,
+            self.ctx.node_id,
+            migration_address=self.ctx.address,
+            fenced=fenced_flag(self.ctx),
+        )
         await rec.start()
         self.ctx.services["reconciler"] = rec
         self.ctx.services["fence_vms"] = lambda: fence_ha_vms(self.ctx, rec, driver)

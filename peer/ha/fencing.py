@@ -79,6 +79,10 @@ class LeaseObserver:
         seen = self._seen.get(node)
         return 0.0 if seen is None else now - seen[1]
 
+    def silent(self, now: float, longer_than: float) -> set[str]:
+        """Nodes whose lease has not changed for more than ``longer_than`` seconds."""
+        return {n for n, (_, since) in self._seen.items() if now - since > longer_than}
+
 
 @dataclass(frozen=True)
 class DeadNode:

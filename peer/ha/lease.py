@@ -8,8 +8,12 @@ the store stamps the command with the same clock an instant later, so
 successful renewal was *sent*), the peer fences itself: it stops feeding the
 hardware watchdog, kills its guests' QEMU processes at once (``plug=True``,
 peer.ha.plug), then calls ``on_fence`` (the daemon's own stop of its guests).
-The first renewal that commits afterwards calls ``on_unfence``; until then the
-lease says ``fenced: true`` and the scheduler places nothing on this host.
+The first renewal that commits afterwards ends the fence and calls
+``on_unfence`` at once. That renewal says ``fenced: false``: it commits only
+because this host reaches a quorum again, and a record saying "fenced" then
+would be read by the reconciler's first pass as "start nothing" (guests down
+until the next resync). So every committed renewal says ``fenced: false``; the
+field stays for readers of older records.
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ class LeaseRenewer:
         budget = self.heartbeat
         if not self.fenced:
             budget = max(0.01, min(self.heartbeat, self.deadline - sent))
+        # A renewal that commits ends a fence: it says so itself.
         ok = await self._renew(budget)
         if ok:
             self.last_ok = sent
@@ -133,7 +138,7 @@ class LeaseRenewer:
         await _call(self.on_fence, "fence")
 
     async def _renew(self, budget: float) -> bool:
-        op = put("leases", self.node_id, lease_value(self.wall(), self.fenced))
+        op = put("leases", self.node_id, lease_value(self.wall(), fenced=False))
         try:
             await asyncio.wait_for(self.store.commit([op], timeout=budget), budget)
             return True

@@ -93,6 +93,9 @@ class HAManager:
         self._stop = asyncio.Event()
         # The last fresh commit: (committed now, local monotonic time it was made).
         self._fresh: tuple[float, float] | None = None
+        # The hosts the last full pass judged dead: a quick pass judges none, and
+        # reports these, so ``meta/ha`` (and its node.fenced events) do not flap.
+        self._dead: list[str] = []
 
     @classmethod
     def from_context(cls, ctx: Any, **kw: Any) -> HAManager:
@@ -119,6 +122,12 @@ class HAManager:
         self.observer.observe(hosts, read_leases(self.store), self.mono())
         return hosts
 
+    def silent_hosts(self) -> set[str]:
+        """Hosts whose lease this peer has seen unchanged for longer than
+        ``fence_after``: each has fenced itself by now (or this peer is the one cut
+        off), so nothing it last reported can be taken as still true."""
+        return self.observer.silent(self.mono(), self.fence_after)
+
     async def fresh_now(self) -> float:
         """Commit this leader's lease renewal; its committed timestamp is "now"."""
         ts = self.wall()
@@ -132,6 +141,7 @@ class HAManager:
         if not self.store.is_leader:
             self.observe()
             self._fresh = None
+            self._dead = []
             return None
         mono = self.mono()
         # A pass woken by a change soon after a fresh commit reuses that committed
@@ -165,7 +175,9 @@ class HAManager:
                 me=self.node_id,
             )
         )
-        report.dead = sorted(dead)
+        if not quick:
+            self._dead = sorted(dead)
+        report.dead = list(self._dead)
         alive = self._alive(state, now)
         ok, why = eligible_hosts(state, now, self.fence_after)
         plan = _plan_recovery(state, Placer(state, policy, ok, why), dead, alive, now)

@@ -69,8 +69,13 @@ class Reconciler:
         workers: int = 8,
         retry_after: float = 10.0,
         migration_address: str | None = None,
+        fenced: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
+        # Whether this host is fenced: the lease renewer's own flag (set before it
+        # pulls the plug, so a guest it kills is not started again by the event
+        # that reports it dead). Without one, the stored lease says.
+        self._is_fenced = fenced
         self.driver = driver
         self.node_id = node_id
         self.resync_interval = resync_interval
@@ -91,6 +96,7 @@ class Reconciler:
         self._retry_timers: dict[str, asyncio.TimerHandle] = {}
         self._pools_ready: set[str] = set()
         self._guest_stopped: set[str] = set()  # VMs whose guest powered itself off
+        self._local: set[str] = set()  # VMs with a domain on this host (last seen)
         self._our_shutdowns: dict[str, float] = {}  # VMs we asked to shut down, when
         self._stopping = False
         self.passes = 0  # reconcile passes run (for tests and metrics)
@@ -160,6 +166,7 @@ class Reconciler:
             self._loop.call_soon_threadsafe(self._domain_event, ev)
 
     def _domain_event(self, ev: DomainEvent) -> None:
+        self._local.add(ev.vm_id)  # the pass it kicks looks and corrects this
         if ev.event == "stopped" and ev.detail == "shutdown":
             asked = self._our_shutdowns.pop(ev.vm_id, None)
             if asked is None or time.monotonic() - asked > 3600:
@@ -181,7 +188,10 @@ class Reconciler:
         with watch:
             async for c in watch:
                 if c.table == "vms":
-                    self.kick(c.key)
+                    # Only VMs that concern this host: a lookup of a domain that is
+                    # not here costs a libvirt call and an error line in the log.
+                    if self._concerns(c.key, c.value):
+                        self.kick(c.key)
                 elif c.table == "vm_status":
                     # Another peer's report (a migration's source handing over) can
                     # be what a VM placed here waits for; our own reports are not.
@@ -201,6 +211,20 @@ class Reconciler:
                         if vm is not None and vm.value.get("placement") == self.node_id:
                             self.kick(res[4:])
 
+    def _concerns(self, vm_id: str, vm: dict[str, Any] | None) -> bool:
+        """Whether a change of ``vm_id``'s record is for this host: it is placed
+        here, moves from or to here, has a domain here, or was reported from here."""
+        if vm_id in self._local:
+            return True
+        if vm is not None:
+            mig = vm.get("migration")
+            if vm.get("placement") == self.node_id:
+                return True
+            if isinstance(mig, dict) and self.node_id in (mig.get("source"), mig.get("target")):
+                return True
+        st = self.store.get("vm_status", vm_id)
+        return st is not None and st.value.get("node") == self.node_id
+
     async def _resync_loop(self) -> None:
         while True:
             await asyncio.sleep(self.resync_interval)
@@ -213,7 +237,9 @@ class Reconciler:
     async def _known_ids(self) -> set[str]:
         ids = {r.key for r in self.store.scan("vms") if r.value.get("placement") == self.node_id}
         try:
-            ids |= {d.vm_id for d in await self._run(self.driver.list_domains)}
+            local = {d.vm_id for d in await self._run(self.driver.list_domains)}
+            self._local = local
+            ids |= local
         except HypervisorError as e:
             log.warning("cannot list domains: %s", e.message)
         return ids
@@ -328,11 +354,16 @@ class Reconciler:
 
     async def _domain(self, vm_id: str) -> DomainInfo | None:
         try:
-            return await self._run(self.driver.domain_info, vm_id)
+            info = await self._run(self.driver.domain_info, vm_id)
         except DomainNotFound:
+            self._local.discard(vm_id)
             return None
+        self._local.add(vm_id)
+        return info
 
     def _fenced(self) -> bool:
+        if self._is_fenced is not None:
+            return self._is_fenced()
         lease = self.store.get("leases", self.node_id)
         return bool(lease is not None and lease.value.get("fenced"))
 
@@ -446,6 +477,7 @@ class Reconciler:
     ) -> DomainInfo | None:
         spec = spec or await self._spec(vm_id, vm)
         dom: DomainInfo | None
+        self._local.add(vm_id)  # also when the define fails half-way: look again
         try:
             dom = await _step("define", self._run(self.driver.create, spec, epoch))
         except DomainExists:

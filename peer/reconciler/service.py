@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from hypervisor.errors import HypervisorError
@@ -48,7 +49,9 @@ async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | N
     except HypervisorError as e:
         log.error("no hypervisor (%s): VMs are not run on this host: %s", cfg.libvirt_uri, e)
         return None
-    rec = Reconciler(ctx.store, driver, ctx.node_id, migration_address=ctx.address)
+    rec = Reconciler(
+        ctx.store, driver, ctx.node_id, migration_address=ctx.address, fenced=fenced_flag(ctx)
+    )
     await rec.start()
     ctx.services["driver"] = driver
     ctx.services["reconciler"] = rec
@@ -58,6 +61,12 @@ async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | N
     loops.append(_Stopper(rec, driver))
     log.info("reconciler started (%s, %s)", cfg.libvirt_uri, driver.accel.reason)
     return rec
+
+
+def fenced_flag(ctx: PeerContext) -> Callable[[], bool] | None:
+    """The lease renewer's own fenced flag (``ctx.services["lease"]``), if it runs."""
+    lease = ctx.services.get("lease")
+    return None if lease is None else lambda: bool(lease.fenced)
 
 
 async def fence_ha_vms(ctx: PeerContext, rec: Reconciler, driver: LibvirtDriver) -> None:

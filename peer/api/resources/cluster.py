@@ -15,6 +15,7 @@ from peer.api.resources.common import (
     record_schema,
 )
 from peer.api.resources.hooks import call_hook
+from peer.api.resources.observed import silent_hosts, status_view
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
 
@@ -99,7 +100,10 @@ def cluster_view(req: ApiRequest) -> dict[str, Any]:
                 "lease_age_s": round(now - float(renewed), 3) if renewed is not None else None,
             }
         )
-    status = {r.key: r.value.get("state") for r in store.scan("vm_status")}
+    silent = silent_hosts(req)
+    status = {
+        r.key: (status_view(r.value, silent) or {}).get("state") for r in store.scan("vm_status")
+    }
     vms = store.scan("vms")
     quorum = bool(st.get("has_quorum", True))
     active = sum(1 for n in nodes.values() if n.get("state", "active") == "active")

@@ -24,6 +24,7 @@ from peer.api.resources.common import (
     record_schema,
     update_record,
 )
+from peer.api.resources.observed import silent_hosts, status_view
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.api.vm_spec import VM_CREATE, VM_PATCH, VM_PROPS, build_vm, check_fits, check_references
 from peer.auth.roles import Role
@@ -42,7 +43,9 @@ VM_STATES = [
     "shutting_down",
     "error",
     "migrating",
+    "unknown",
 ]
+
 DELETE_QUERY = {
     "force": {"type": "boolean", "default": False, "description": "delete even if running"},
     "keep_volumes": {"type": "boolean", "default": False},
@@ -53,19 +56,21 @@ def name_key(name: str) -> str:
     return f"vm-name:{name}"
 
 
-def with_status(store: Store) -> Any:
+def with_status(req: ApiRequest) -> Any:
     """A view transform that adds the observed status (from ``vm_status``)."""
+    silent = silent_hosts(req)
 
     def transform(key: str, value: dict[str, Any]) -> dict[str, Any]:
-        st = store.get("vm_status", key)
-        return {**value, "status": dict(st.value) if st is not None else None}
+        st = req.store.get("vm_status", key)
+        return {**value, "status": status_view(st.value if st is not None else None, silent)}
 
     return transform
 
 
-def observed_state(store: Store, vm_id: str) -> str:
-    st = store.get("vm_status", vm_id)
-    return str(st.value.get("state")) if st is not None else "pending"
+def observed_state(store: Store, vm_id: str, silent: set[str] | None = None) -> str:
+    rec = store.get("vm_status", vm_id)
+    st = status_view(rec.value if rec is not None else None, silent or set())
+    return str(st.get("state")) if st is not None else "pending"
 
 
 def _refs(store: Store) -> dict[str, dict[str, dict[str, Any]]]:
@@ -98,13 +103,14 @@ def check_spec(req: ApiRequest, spec: dict[str, Any]) -> None:
 async def list_vms(req: ApiRequest) -> Reply:
     await maybe_barrier(req)
     state, node = req.query.get("state"), req.query.get("node")
+    silent = silent_hosts(req)
 
     def keep(r: Record) -> bool:
-        return (state is None or observed_state(req.store, r.key) == state) and (
+        return (state is None or observed_state(req.store, r.key, silent) == state) and (
             node is None or r.value.get("placement") == node
         )
 
-    return page(req, req.store.scan("vms"), keep=keep, transform=with_status(req.store))
+    return page(req, req.store.scan("vms"), keep=keep, transform=with_status(req))
 
 
 @routes.post(
@@ -131,7 +137,7 @@ async def create_vm(req: ApiRequest) -> Reply:
         await req.commit(ops, event=("vm.created", "vms", vm_id, f"VM {name} created"))
     except ConflictError:
         raise AlreadyExists(f"a VM named {name!r} already exists", field="name") from None
-    return one(get_or_404(req, "vms", vm_id, "VM"), with_status(req.store), status=201)
+    return one(get_or_404(req, "vms", vm_id, "VM"), with_status(req), status=201)
 
 
 @routes.get(
@@ -143,7 +149,7 @@ async def create_vm(req: ApiRequest) -> Reply:
 )
 async def get_vm(req: ApiRequest) -> Reply:
     await maybe_barrier(req)
-    return one(get_or_404(req, "vms", req.params["vm_id"], "VM"), with_status(req.store))
+    return one(get_or_404(req, "vms", req.params["vm_id"], "VM"), with_status(req))
 
 
 @routes.patch(
@@ -170,7 +176,7 @@ async def update_vm(req: ApiRequest) -> Reply:
         lambda v: {**v, **req.body},
         event=("vm.updated", "vms", vm_id, f"VM {vm_id} edited"),
     )
-    return one(rec, with_status(req.store))
+    return one(rec, with_status(req))
 
 
 @routes.delete(

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from peer.ha.fencing import LeaseObserver
 from peer.ha.manager import HAManager
 from peer.scheduler.policy import SchedulerPolicy
 from raft.errors import NoQuorum
@@ -384,3 +385,36 @@ async def test_failed_live_migration_goes_back_to_its_source_and_is_not_retried_
     await m.step()
     assert vmrec(store, "up")["migration"] is not None  # tried again after the pause
     assert "adopt_epoch" not in vmrec(store, "up")
+
+
+async def test_a_dead_host_stays_dead_in_quick_passes_and_is_announced_once():
+    store, wall, mono = FlakyStore("h1"), Clock(1000.0), Clock(0.0)
+    await seed(store, wall, HOSTS, VMS)
+    m = manager(store, wall, mono)
+    await m.step()
+    for _ in range(9):
+        await advance(store, wall, mono, 1.0, "h1", "h3")
+        await m.step()
+    assert store.get("meta", "ha").value["dead"] == ["h2"]
+    for i in range(6):  # quick passes (a change soon after a fresh commit), then full
+        await store.put("vms", f"new{i}", vm(f"new{i}")[1])
+        mono.advance(0.1)
+        rep = await m.step()
+        assert rep.dead == ["h2"] and store.get("meta", "ha").value["dead"] == ["h2"]
+        await advance(store, wall, mono, 1.0, "h1", "h3")
+        await m.step()
+    assert len(events(store, "node.fenced")) == 1
+
+
+def test_silent_hosts_are_those_whose_lease_stood_still_past_fence_after():
+    from peer.scheduler.model import Lease
+
+    obs = LeaseObserver()
+    obs.observe(
+        {"h1", "h2"}, {"h1": Lease("h1", 1.0, False, 3), "h2": Lease("h2", 1.0, False, 7)}, 0.0
+    )
+    obs.observe(
+        {"h1", "h2"}, {"h1": Lease("h1", 5.0, False, 4), "h2": Lease("h2", 1.0, False, 7)}, 5.0
+    )
+    assert obs.silent(6.5, FENCE) == {"h2"}
+    assert obs.silent(5.9, FENCE) == set()
