@@ -5,7 +5,16 @@ The daemon's entry points are re-exported here; see docs/discovery.md.
 """
 
 from discovery.adopt import AdoptPayload, unwrap_secret, wrap_secret
-from discovery.bootstrap import Decision, SplitBrain, decide, split_brains, yield_to
+from discovery.bootstrap import (
+    Decision,
+    Instance,
+    Merge,
+    SplitBrain,
+    decide,
+    merge,
+    new_cluster_id,
+    split_brains,
+)
 from discovery.errors import DiscoveryError, HandshakeError, MdnsError, SecretWrapError, TxtError
 from discovery.handshake import (
     ChallengeBook,
@@ -29,10 +38,12 @@ __all__ = [
     "Discovery",
     "DiscoveryError",
     "HandshakeError",
+    "Instance",
     "JoinChallenge",
     "JoinHello",
     "JoinProve",
     "MdnsError",
+    "Merge",
     "Role",
     "SecretWrapError",
     "SeenHost",
@@ -42,10 +53,11 @@ __all__ = [
     "decide",
     "encode_txt",
     "finish_join",
+    "merge",
+    "new_cluster_id",
     "parse_txt",
     "split_brains",
     "start_join",
     "unwrap_secret",
     "wrap_secret",
-    "yield_to",
 ]

@@ -35,6 +35,8 @@ class Announcement:
 
     ``cluster_name`` is "" in factory state; ``cluster_id`` is "" until the host
     belongs to a formed cluster (it tells two instances of one name apart).
+    ``young``: the host's cluster has no workload and no user changes yet, so
+    it may dissolve into another instance of its name (discovery/bootstrap.py).
     """
 
     node_id: str
@@ -45,6 +47,7 @@ class Announcement:
     role: Role
     cluster_id: str = ""
     hostname: str = ""
+    young: bool = False
 
     def __post_init__(self) -> None:
         validate(self)
@@ -120,3 +123,5 @@ def validate(a: Announcement) -> None:
         raise TxtError(f"role {a.role!r} needs a cluster id")
     if a.role == "factory" and a.cluster_id:
         raise TxtError("a factory-state host has no cluster id")
+    if a.young and not a.cluster_id:
+        raise TxtError("only a host in a cluster can say its cluster is young")

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from discovery._zc import Change, Mdns
-from discovery.bootstrap import Decision, SplitBrain, decide, split_brains, yield_to
+from discovery.bootstrap import Decision, Merge, SplitBrain, decide, merge, split_brains
 from discovery.errors import DiscoveryError, MdnsError, TxtError
 from discovery.model import SERVICE_TYPE, Announcement, SeenHost
 from discovery.netif import interface_ipv4
@@ -105,9 +105,9 @@ class Discovery:
     def split_brains(self) -> list[SplitBrain]:
         return split_brains(self._me, self.hosts())
 
-    def yield_to(self, alone: bool) -> SeenHost | None:
-        """``bootstrap.yield_to`` applied to this host and the current table."""
-        return yield_to(self._me, self.hosts(), alone)
+    def merge(self, running_vms: int) -> Merge:
+        """``bootstrap.merge`` applied to this host and the current table."""
+        return merge(self._me, self.hosts(), running_vms=running_vms)
 
     def status(self) -> dict[str, Any]:
         """For the peer's status endpoint (hints only, no secret)."""
@@ -268,6 +268,8 @@ class Discovery:
         self._resolving.add(name)
         try:
             await self._async_resolve_once(mdns, name, gen)
+        except MdnsError:
+            pass  # the stack closed meanwhile (stopping, or an address change)
         finally:
             self._resolving.discard(name)
 

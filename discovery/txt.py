@@ -25,6 +25,9 @@ _KEYS: Final = {
     "role": "role",
     "host": "hostname",
 }
+# Written only while true. A peer that does not send it (an older version) counts
+# as settled: the safe reading, since a settled cluster never dissolves by itself.
+YOUNG_KEY: Final = "yg"
 _REQUIRED: Final = ("txtvers", "id", "cl", "api", "raft", "ver", "role")
 MAX_TXT_BYTES: Final = 1300
 
@@ -33,6 +36,8 @@ def encode_txt(a: Announcement) -> bytes:
     """The TXT rdata for an announcement (fields validated on construction)."""
     pairs = [("txtvers", TXT_VERSION)]
     pairs += [(key, str(getattr(a, field))) for key, field in _KEYS.items()]
+    if a.young:
+        pairs.append((YOUNG_KEY, "1"))
     out = bytearray()
     for key, value in pairs:
         item = f"{key}={value}".encode("ascii")
@@ -98,4 +103,5 @@ def parse_txt(data: bytes) -> Announcement:
         version=pairs["ver"],
         role=cast(Role, pairs["role"]),  # validated by Announcement itself
         hostname=pairs.get("host", ""),
+        young=pairs.get(YOUNG_KEY) == "1" and bool(pairs.get("cid")),
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -46,12 +47,16 @@ from raft.store import put
 # pyroute2), the Raft node, formation and the member loops are imported where
 # they are first used, ~0.2 s later on an idle machine, more on a busy one.
 if TYPE_CHECKING:
+    from discovery.bootstrap import Merge
     from peer.formation import Formation
     from raft.node import RaftStore
 
 log = logging.getLogger("peer")
 
 INITIAL_PASSWORD_FILE = "initial-admin-password"  # noqa: S105 (a file name, not a secret)
+# s: one barrier attempt while catching up; between two, a joiner checks that the
+# instance it joined still exists (it may have dissolved into another).
+CATCH_UP_TRY = 2.0
 
 
 class Peer:
@@ -67,6 +72,9 @@ class Peer:
         self.store: RaftStore | None = None
         self.formation: Formation | None = None
         self.watchdog: Any = None
+        # (why, keep the old state) once this host leaves its instance to join
+        # another (peer/heal.py); main() then starts the process again.
+        self.leaving: tuple[Merge, bool] | None = None
 
     # -- start-up --------------------------------------------------------------
     async def run(self) -> int:
@@ -117,6 +125,8 @@ class Peer:
             log.info("factory state: waiting to be adopted", extra=kv(node=node_id))
         await self._stop.wait()
         await self.shutdown()
+        if self.leaving is not None:
+            self._set_aside_membership(keep=self.leaving[1])
         return 0
 
     def _notify_systemd(self) -> None:
@@ -211,6 +221,9 @@ class Peer:
         )
         await store.start()
         self.store = store
+        # A first join (not a restart into a saved cluster) may give up on an
+        # instance that dissolves before this replica has caught up with it.
+        fresh = not self.membership.load().get("joined")
         # Saved first: from here on a restart comes back into this cluster.
         self.membership.save(
             joined=True,
@@ -218,13 +231,17 @@ class Peer:
             cluster_id=cluster_id,
             voters=voters or [raft_addr],
             voter=voter or bootstrap,
+            catching_up=fresh and not bootstrap,
         )
         self.membership.save_secret(secret)
-        if not bootstrap and not await self._caught_up(store):
+        if not bootstrap and not await self._caught_up(store, cluster_id):
             return
+        self.membership.save(catching_up=False)
         self.ctx.store = store
         if bootstrap:
             await self._found_cluster(cluster_name, cluster_id, raft_addr)
+        from peer.heal import is_young
+
         self.ctx.services.pop("accept_adoption", None)
         self.ctx.services["join"] = JoinResponder(
             cluster_name, cluster_id, self.ctx.node_id, secret, self.cert_fp
@@ -234,24 +251,36 @@ class Peer:
         self._cluster_name, self._cluster_id, self._secret = cluster_name, cluster_id, secret
         if self.discovery is not None:
             await self.discovery.async_update(
-                cluster_name=cluster_name, cluster_id=cluster_id, role="member"
+                cluster_name=cluster_name,
+                cluster_id=cluster_id,
+                role="member",
+                young=bootstrap or is_young(store),
             )
         self._start_loops()
         log.info("member of the cluster", extra=kv(cluster=cluster_name, raft=raft_addr))
 
-    async def _caught_up(self, store: RaftStore) -> bool:
+    async def _caught_up(self, store: RaftStore, cluster_id: str) -> bool:
         """Wait until this replica has applied everything committed before now (a
         barrier through the log). Until then the API keeps answering from the
         PendingStore ("not finished joining"), so a host that just joined or
-        restarted never serves an empty or stale state as if it were current."""
+        restarted never serves an empty or stale state as if it were current.
+        A joiner whose instance dissolved meanwhile (a young split healing, see
+        peer/heal.py) would wait forever: it leaves and looks again instead."""
+        from discovery.bootstrap import Merge, joined_instance_lost
+
         while not self._stop.is_set():
             try:
-                await store.barrier(timeout=5.0)
+                await store.barrier(timeout=CATCH_UP_TRY)
                 return True
             except StoreError as e:
                 log.info("catching up with the cluster", extra=kv(reason=e.message))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), 0.5)
+            disc = self.discovery
+            lost = joined_instance_lost(disc.me, cluster_id, disc.hosts()) if disc else ""
+            if lost and self.membership.load().get("catching_up"):
+                await self.leave_for(Merge("move", None, "", lost), keep_state=False)
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.5)
         return False
 
     async def _found_cluster(self, cluster_name: str, cluster_id: str, raft_addr: str) -> None:
@@ -326,7 +355,14 @@ class Peer:
         images = ImageImporter(self.ctx, lease_ttl=cfg.fence_after)
         self.ctx.services["ha"] = ha
         self.ctx.services["lease"] = renewer
-        for loop in (renewer, ha, members, recorder, images):
+        loops: list[Any] = [renewer, ha, members, recorder, images]
+        if self.discovery is not None:
+            from peer.heal import SplitHealer
+
+            healer = SplitHealer(self.store, self.discovery, self.ctx.node_id, self.leave_for)
+            self.ctx.services["heal"] = healer
+            loops.append(healer)
+        for loop in loops:
             self._loops.append(loop)
             self._spawn(loop.run())
         self._start_reconciler()
@@ -403,6 +439,41 @@ class Peer:
         self.ctx.services["fence_vms"] = lambda: fence_ha_vms(self.ctx, rec, driver)
         self._loops.insert(0, rec)
 
+    # -- leaving this instance for another (peer/heal.py) -------------------------
+    async def leave_for(self, why: Merge, keep_state: bool) -> None:
+        """Stop, set this instance's state aside and start again as a joiner, which
+        then joins ``why.target``'s instance. ``keep_state``: the instance was in
+        use, so its Raft data is moved aside rather than deleted."""
+        log.warning(
+            "leaving this cluster instance to join another",
+            extra=kv(into=why.into, keep_state=keep_state, why=why.reason),
+        )
+        self.leaving = (why, keep_state)
+        self._stop.set()
+
+    def _set_aside_membership(self, keep: bool) -> None:
+        """After shutdown: forget the instance (keep the name, secret, node id, TLS)."""
+        import shutil
+
+        saved = self.membership.load()
+        old = str(saved.get("cluster_id") or "unknown")
+        raft_dir = self.data_dir / "raft"
+        password = self.data_dir / INITIAL_PASSWORD_FILE
+        if keep:
+            aside = self.data_dir / f"left-{old}-{int(time.time())}"
+            aside.mkdir(mode=0o700)
+            for p in (raft_dir, password, self.membership.path):
+                if p.exists():
+                    shutil.copy2(p, aside / p.name) if p.is_file() else p.rename(aside / p.name)
+            log.warning("the old instance's state is kept", extra=kv(path=aside))
+        else:
+            shutil.rmtree(raft_dir, ignore_errors=True)
+        # That password belonged to the instance that is gone.
+        password.unlink(missing_ok=True)
+        name = saved.get("cluster_name") or self.config.cluster_name
+        fresh = json.dumps({"cluster_name": name, "left": old}) + "\n"
+        write_file(self.membership.path, fresh, 0o644)
+
     # -- hooks for the API -------------------------------------------------------
     async def adopt(self, node_id: str, record: dict[str, Any]) -> None:
         from peer.join import send_adoption
@@ -461,6 +532,9 @@ class Peer:
             st.update(join.status())
         if self.discovery is not None:
             st["discovery"] = self.discovery.status()
+        healer = self.ctx.services.get("heal")
+        if healer is not None:
+            st.update(healer.status())
         return st
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -527,13 +601,20 @@ def main(argv: list[str] | None = None) -> int:
         return await peer.run()
 
     try:
-        return asyncio.run(_main())
+        code = asyncio.run(_main())
     except StoreError as e:
         log.error("cannot run: %s", e.message)
         return 1
     except OSError as e:
         log.error("cannot run: %s", e)
         return 1
+    if peer.leaving is not None:
+        # A fresh process, not a restart of every loop in this one: nothing of
+        # the old instance (tasks, Raft threads, watches) can survive into the new.
+        log.warning("starting again to join the other instance")
+        logging.shutdown()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 (our own argv)
+    return code
 
 
 if __name__ == "__main__":

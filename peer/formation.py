@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
-import uuid
 from typing import Any, Protocol
 
 from discovery.bootstrap import Decision
+from discovery.bootstrap import new_cluster_id as _ordered_id
 from peer import __version__
 from peer.join import JoinRefused, request_join
 from peer.logs import kv
@@ -31,7 +32,8 @@ POLL = 0.25
 
 
 def new_cluster_id() -> str:
-    return uuid.uuid4().hex[:16]
+    """Time-ordered (the merge rule lets the younger of two young instances give way)."""
+    return _ordered_id(time.time(), secrets.token_hex(4))
 
 
 class _Peer(Protocol):
@@ -99,7 +101,7 @@ class Formation:
                     # Claim the name on the LAN before the slow part (Raft start,
                     # first commits): a host that settles meanwhile sees a member
                     # of this cluster and joins it instead of bootstrapping too.
-                    await disc.async_update(cluster_id=cluster_id, role="member")
+                    await disc.async_update(cluster_id=cluster_id, role="member", young=True)
                     await self.peer.become_member(
                         self.cluster_name,
                         cluster_id,

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from discovery.bootstrap import decide, split_brains, yield_to
+from typing import Any
+
+from discovery.bootstrap import decide, merge, new_cluster_id, split_brains
 from discovery.model import Announcement, SeenHost
 
 SETTLE = 2.0
 TIMEOUT = 10.0
 
 
-def me(node_id: str, cluster: str = "prod", role: str = "joining", cid: str = "") -> Announcement:
+def me(
+    node_id: str, cluster: str = "prod", role: str = "joining", cid: str = "", young: bool = False
+) -> Announcement:
     return Announcement(
         node_id=node_id, cluster_name=cluster, cluster_id=cid, api_port=8443,
-        raft_port=8444, version="1", role=role,  # type: ignore[arg-type]
+        raft_port=8444, version="1", role=role, young=young,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
-def seen(node_id: str, first: float = 0.0, **kw: str) -> SeenHost:
+def seen(node_id: str, first: float = 0.0, **kw: Any) -> SeenHost:
     return SeenHost(me(node_id, **kw), f"10.0.0.{len(node_id)}", first, first)
 
 
@@ -106,30 +110,72 @@ def test_split_brain_is_reported_and_join_is_deterministic() -> None:
     [sb] = split_brains(None, hosts)
     assert sb.cluster_name == "prod" and sb.instances == {"c1": ("a",), "c2": ("b", "c")}
     assert "SPLIT BRAIN" in sb.describe()
-    # The instance with a visible leader wins over a bigger leaderless one.
+    # A newcomer joins the instance the others give way to: settled, more hosts.
     d = decide(me("z"), hosts, 3.0, 0.0, SETTLE)
-    assert d.target is not None and d.target.node_id == "a"
+    assert d.target is not None and d.target.node_id == "b"
     assert (
         split_brains(me("a", role="leader", cid="c1"), [seen("b", role="leader", cid="c1")]) == []
     )
     assert len(split_brains(me("q", role="leader", cid="c9"), hosts[:1])) == 1
 
 
-def test_lone_cluster_yields_to_the_bigger_instance_of_its_name() -> None:
-    lone = me("a", role="leader", cid="c1")
-    formed = [seen("b", role="leader", cid="c2"), seen("c", role="member", cid="c2")]
-    target = yield_to(lone, formed, alone=True)
-    assert target is not None and target.node_id == "b"
-    # Not alone (it has members or VMs): it keeps its cluster; the conflict stays loud.
-    assert yield_to(lone, formed, alone=False) is None
-    # The bigger side never yields to the lone host.
-    assert yield_to(me("b", role="leader", cid="c2"), [seen("a", role="leader", cid="c1"),
-                    seen("c", role="member", cid="c2")], alone=True) is None  # fmt: skip
+def test_newcomer_joins_the_older_of_two_young_instances() -> None:
+    hosts = [
+        seen("a", role="leader", cid="c2", young=True),
+        seen("b", role="member", cid="c2", young=True),
+        seen("c", role="leader", cid="c1", young=True),
+    ]
+    d = decide(me("z"), hosts, 0.1, 0.0, SETTLE)
+    assert d.action == "join" and d.target is not None and d.target.node_id == "c"
 
 
-def test_two_lone_hosts_exactly_one_yields() -> None:
-    x, y = me("x", role="leader", cid="c1"), me("y", role="leader", cid="c2")
-    x_seen, y_seen = seen("x", role="leader", cid="c1"), seen("y", role="leader", cid="c2")
-    results = [yield_to(x, [y_seen], alone=True), yield_to(y, [x_seen], alone=True)]
-    assert results[0] is None and results[1] is not None and results[1].node_id == "x"
-    assert yield_to(x, [seen("z", cluster="other", role="leader", cid="c0")], alone=True) is None
+def test_young_instance_dissolves_into_the_older_one_whatever_its_size() -> None:
+    # h6's race in the 16-host lab: two young instances; the younger one moves.
+    older = [seen("h1", role="leader", cid="c1", young=True)]
+    younger = [seen(x, role="member", cid="c2", young=True) for x in ("h2", "h3", "h4")]
+    m = merge(me("h6", role="leader", cid="c2", young=True), older + younger, running_vms=0)
+    assert m.action == "move" and m.into == "c1" and m.target is not None
+    assert m.target.node_id == "h1"
+    stay = merge(me("h1", role="leader", cid="c1", young=True), younger, running_vms=0)
+    assert stay.action == "stay"
+
+
+def test_lone_young_host_gives_way_to_a_settled_cluster_even_if_older() -> None:
+    # The restart case: h1 bootstrapped alone, was down while h2 and h3 formed a
+    # cluster that is now in use, and comes back as the leader of its own.
+    settled = [seen("h2", role="leader", cid="c9"), seen("h3", role="member", cid="c9")]
+    m = merge(me("h1", role="leader", cid="c0", young=True), settled, running_vms=0)
+    assert m.action == "move" and m.into == "c9" and m.target is not None
+    assert m.target.node_id == "h2"
+    # ...and the settled side never moves for it.
+    lone = [seen("h1", role="leader", cid="c0", young=True), seen("h3", role="member", cid="c9")]
+    assert merge(me("h2", role="leader", cid="c9"), lone, running_vms=3).action == "stay"
+
+
+def test_settled_smaller_side_rejoins_only_without_running_vms() -> None:
+    big = [seen(x, role="member", cid="c2") for x in ("d", "e", "f")]
+    small = me("a", role="leader", cid="c1")
+    m = merge(small, [*big, seen("b", role="member", cid="c1")], running_vms=0)
+    assert m.action == "move" and m.into == "c2"
+    r = merge(small, [*big, seen("b", role="member", cid="c1")], running_vms=2)
+    assert r.action == "report" and r.into == "c2" and "admin" in r.reason
+    # Same size: the older stays, the younger gives way.
+    assert merge(me("d", role="member", cid="c2"), [seen("a", role="leader", cid="c1")],
+                 running_vms=0).action == "move"  # fmt: skip
+    assert merge(small, [seen("d", role="leader", cid="c2")], running_vms=0).action == "stay"
+
+
+def test_merge_ignores_other_names_and_unclustered_hosts() -> None:
+    mine = me("a", role="leader", cid="c5", young=True)
+    others = [
+        seen("b", cluster="other", role="leader", cid="c1"),
+        seen("c", role="joining"),
+        seen("d", cluster="", role="factory"),
+    ]
+    assert merge(mine, others, running_vms=0).action == "stay"
+    assert merge(me("z"), others, running_vms=0).action == "stay"
+
+
+def test_cluster_ids_sort_by_age() -> None:
+    a, b = new_cluster_id(1_700_000_000.0, "ffff"), new_cluster_id(1_700_000_000.001, "0000")
+    assert a < b and len(a) == len(b)

@@ -36,6 +36,17 @@ def test_round_trip_member_and_factory() -> None:
         assert parse_txt(encode_txt(a)) == a
 
 
+def test_young_is_sent_only_while_true_and_absent_means_settled() -> None:
+    young = ann(young=True)
+    assert split_txt(encode_txt(young))["yg"] == "1" and parse_txt(encode_txt(young)) == young
+    assert "yg" not in split_txt(encode_txt(ann()))
+    # An older peer sends no key: settled, the reading that never dissolves anyone into it.
+    assert parse_txt(raw(**GOOD)).young is False
+    assert parse_txt(raw(**{**GOOD, "yg": "1"})).young is True
+    with pytest.raises(TxtError):
+        ann(cluster_id="", role="joining", young=True)
+
+
 def test_record_has_only_hint_keys() -> None:
     keys = set(split_txt(encode_txt(ann())))
     assert keys == {"txtvers", "id", "cl", "cid", "api", "raft", "ver", "role", "host"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from peer.api.errors import BadRequest, ConflictError, NotFound
 from peer.api.resources.common import (
     GET_QUERY,
     LIST_QUERY,
@@ -18,6 +19,7 @@ from peer.api.resources.hooks import call_hook
 from peer.api.resources.observed import silent_hosts, status_view
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
+from raft.store import put
 
 routes = Routes(tag="cluster")
 
@@ -174,3 +176,57 @@ async def adopt_host(req: ApiRequest) -> Reply:
     await call_hook(req.ctx, "adopt", nid, dict(rec.value))
     await req.commit([], event=("node.adopting", "nodes", nid, f"adopting {nid}"))
     return Reply({"node_id": nid, "status": "adopting"}, status=202)
+
+
+REJOIN = {
+    "type": "object",
+    "required": ["cluster_id"],
+    "properties": {"cluster_id": {"type": "string", "minLength": 1, "maxLength": 64}},
+    "additionalProperties": False,
+}
+REJOINING = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "into": {"type": "string"}},
+}
+
+
+@routes.post(
+    "/cluster/rejoin",
+    role=Role.ADMIN,
+    summary="Split brain: make this side rejoin another instance of the cluster's name",
+    body=REJOIN,
+    response=REJOINING,
+    status=202,
+)
+async def rejoin_instance(req: ApiRequest) -> Reply:
+    """Commits ``meta/rejoin``; every host of this side then leaves it and joins
+    instance ``cluster_id`` (peer/heal.py), setting this side's state aside under
+    ``<data_dir>/left-<id>-<time>``. Refused while VMs run here (they would be
+    lost to the cluster that joins), or when that instance is not on the network."""
+    from discovery.bootstrap import instances
+    from peer.heal import REJOIN_KEY, running_vms
+
+    disc = req.ctx.services.get("discovery")
+    into = str(req.body["cluster_id"])
+    if disc is None or not disc.me.cluster_id:
+        raise ConflictError("this host is not in a cluster", code="not_member")
+    if into == disc.me.cluster_id:
+        raise BadRequest("that is this side's own cluster id", code="same_instance")
+    if into not in instances(disc.me, disc.hosts()):
+        raise NotFound(
+            f"no instance {into} of cluster {disc.me.cluster_name!r} is visible on this network",
+            code="instance_not_found",
+        )
+    running = running_vms(req.store)
+    if running:
+        raise ConflictError(
+            f"{running} VM(s) run on this side: stop or move them before it rejoins another "
+            "instance (its cluster state would be set aside)",
+            code="vms_running",
+        )
+    await req.commit(
+        [put("meta", REJOIN_KEY, {"into": into, "by": req.user, "at": time.time()})],
+        event=("cluster.rejoining", "cluster", into, f"this side rejoins instance {into}"),
+        level="warning",
+    )
+    return Reply({"status": "rejoining", "into": into}, status=202)

@@ -23,6 +23,9 @@ HEALTH = {
         "raft_role": {"type": ["string", "null"]},
         "has_quorum": {"type": "boolean"},
         "revision": {"type": "integer"},
+        "cluster_id": {"type": "string"},
+        "leader": {"type": ["string", "null"]},
+        "nodes": {"type": "integer"},
     },
 }
 
@@ -34,9 +37,12 @@ HEALTH = {
     response=HEALTH,
 )
 async def get_health(req: ApiRequest) -> Reply:
-    """Open to anyone (load balancers, the console): no names, no secrets."""
+    """Open to anyone (load balancers, the console): no names, no secrets. The
+    cluster id and the leader's Raft address are on mDNS anyway; with the
+    number of nodes they tell whether hosts are in one and the same cluster."""
     st = req.store.status()
     quorum = bool(st.get("has_quorum", True))
+    meta = req.store.get("meta", "cluster")
     return Reply(
         {
             "status": "ok" if quorum else "degraded",
@@ -45,6 +51,9 @@ async def get_health(req: ApiRequest) -> Reply:
             "raft_role": st.get("role"),
             "has_quorum": quorum,
             "revision": req.store.revision,
+            "cluster_id": str(meta.value.get("id", "")) if meta else "",
+            "leader": st.get("leader"),
+            "nodes": req.store.count("nodes"),
         }
     )
 
