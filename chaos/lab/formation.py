@@ -25,7 +25,7 @@ def target_voters(hosts: int) -> int:
 
 
 def verdict(views: Sequence[Health], n: int) -> str:
-    """"" when ``views`` (each host's health, None if it did not answer) show one
+    """The empty string when ``views`` (each host's health, None if it did not answer) show one
     formed cluster of ``n`` hosts; otherwise what is missing. Pure."""
     if len(views) != n:
         return f"{len(views)} hosts answer, {n} expected"
