@@ -94,6 +94,9 @@ class NicDevice:
     bridge: str
     model: str = "virtio"
     boot_order: int | None = None
+    # An OVS port: the tap (also the OVN logical port's name) the host plugs into
+    # br-int before QEMU opens it; None plugs into the Linux bridge ``bridge``.
+    tap: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ def design(
         cd_used.add(t)
         disks.append(DiskDevice(alias, path, "raw", t, cd_bus, "cdrom", True, boot))
     nics = tuple(
-        NicDevice(n.mac, n.bridge, n.model, order.get("network") if i == 0 else None)
+        NicDevice(n.mac, n.bridge, n.model, order.get("network") if i == 0 else None, n.port)
         for i, n in enumerate(spec.nics)
     )
     return DomainConfig(
@@ -302,6 +305,31 @@ def resize_xml(xml: str, vcpus: int | None, memory_mib: int | None) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
+def nic_xml(n: NicDevice) -> ET.Element:
+    """A NIC: a Linux bridge port, or a tap the host has put into OVS's br-int
+    (``managed='no'``: libvirt opens it as it is). On an OVS port QEMU's checksum
+    and segmentation offloads are off: OVS's userspace datapath forwards what the
+    guest left for a NIC to finish (partial checksums) and TCP would stall."""
+    if n.tap is None:
+        iface = ET.Element("interface", {"type": "bridge"})
+        _sub(iface, "mac", address=n.mac)
+        _sub(iface, "source", bridge=n.bridge)
+        _sub(iface, "model", type=n.model)
+    else:
+        iface = ET.Element("interface", {"type": "ethernet"})
+        _sub(iface, "mac", address=n.mac)
+        _sub(iface, "target", dev=n.tap, managed="no")
+        _sub(iface, "model", type=n.model)
+        if n.model == "virtio":
+            drv = _sub(iface, "driver", name="qemu")
+            off = {k: "off" for k in ("csum", "tso4", "tso6", "ecn", "ufo")}
+            _sub(drv, "host", gso="off", **off)
+            _sub(drv, "guest", **off)
+    if n.boot_order is not None:
+        _sub(iface, "boot", order=str(n.boot_order))
+    return iface
+
+
 def disk_device_xml(d: DiskDevice) -> str:
     """One disk as a device XML document (for hot-plug)."""
     return ET.tostring(disk_xml(d), encoding="unicode")
@@ -345,12 +373,7 @@ def to_xml(cfg: DomainConfig) -> str:
     if any(d.bus == "scsi" for d in cfg.disks):
         _sub(devs, "controller", type="scsi", model="virtio-scsi")
     for n in cfg.nics:
-        iface = _sub(devs, "interface", type="bridge")
-        _sub(iface, "mac", address=n.mac)
-        _sub(iface, "source", bridge=n.bridge)
-        _sub(iface, "model", type=n.model)
-        if n.boot_order is not None:
-            _sub(iface, "boot", order=str(n.boot_order))
+        devs.append(nic_xml(n))
     serial = _sub(devs, "serial", type="pty")
     _sub(serial, "log", file=cfg.paths.serial_log, append="on")
     _sub(serial, "target", port="0")
@@ -396,6 +419,7 @@ class ParsedDomain:
     agent_socket: str | None
     serial_log: str | None
     pty: str | None
+    vifs: tuple[tuple[str, str], ...] = ()  # (tap, mac) of the NICs on OVS taps
 
 
 def _mib(el: ET.Element | None) -> int:
@@ -468,7 +492,17 @@ def parse_domain(xml: str) -> ParsedDomain:
         agent_socket=agent,
         serial_log=serial_log,
         pty=pty,
+        vifs=tuple(_vifs(root)),
     )
+
+
+def _vifs(root: ET.Element) -> list[tuple[str, str]]:
+    out = []
+    for iface in root.iterfind("devices/interface[@type='ethernet']"):
+        tgt, mac = iface.find("target"), iface.find("mac")
+        if tgt is not None and mac is not None and tgt.get("managed") == "no":
+            out.append((tgt.get("dev", ""), mac.get("address", "")))
+    return out
 
 
 def canonical(xml: str) -> str:

@@ -55,6 +55,7 @@ from hypervisor.libvirt_adapter import Connection, Domain
 from hypervisor.spec import DiskSpec, VmSpec, check_vm_id, domain_name, vm_id_of
 from hypervisor.storage import PoolStorage
 from hypervisor.storaged import PrivateLibvirtd
+from hypervisor.vif import OvsVifs
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,12 @@ class LibvirtDriver(Driver):
         accel: str | None = None,
         storage_uri: str | None = None,
         firmware: Firmware | None = None,
+        vifs: OvsVifs | None = None,
     ) -> None:
+        """``vifs``: plugs NICs on OVS ports (None: this host has no OVS networking,
+        and a VM with such a NIC does not start here)."""
         self.uri = uri
+        self.vifs = vifs
         self.root = embed_root(uri)
         if self.root is not None:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -337,6 +342,7 @@ class LibvirtDriver(Driver):
         paths = self.paths(vm_id)
         Path(paths.dir).mkdir(parents=True, exist_ok=True)
         self._remove_sockets(paths)
+        self._plug(dom)
         try:
             dom.start()
         except BaseException:
@@ -345,6 +351,24 @@ class LibvirtDriver(Driver):
                 self._remove_sockets(paths)
             raise
         return self._info(dom)
+
+    def _plug(self, dom: Domain) -> None:
+        vifs = parse_domain(dom.xml(inactive=True)).vifs
+        if vifs and self.vifs is None:
+            raise E.OperationFailed(
+                "this host has no OVS networking (no data_interface in node.yaml): "
+                "a NIC on an overlay or VLAN network cannot be plugged here"
+            )
+        for tap, mac in vifs:
+            assert self.vifs is not None
+            self.vifs.plug(tap, mac)
+
+    def _unplug(self, dom: Domain) -> None:
+        if self.vifs is None:
+            return
+        for tap, _mac in parse_domain(dom.xml(inactive=True)).vifs:
+            with contextlib.suppress(E.HypervisorError):
+                self.vifs.unplug(tap)
 
     @staticmethod
     def _remove_sockets(paths: VmPaths) -> None:
@@ -381,6 +405,7 @@ class LibvirtDriver(Driver):
         except E.InvalidState:
             if dom.is_active():
                 raise
+        self._unplug(dom)
 
     def reboot(self, vm_id: str) -> None:
         self._dom(vm_id).reboot()
@@ -433,6 +458,7 @@ class LibvirtDriver(Driver):
                     raise E.OperationFailed(
                         f"VM {vm_id}: could not remove its volumes: {'; '.join(failed)}"
                     )
+            self._unplug(dom)
             with contextlib.suppress(E.DomainNotFound):
                 dom.undefine()
         shutil.rmtree(paths.dir, ignore_errors=True)
@@ -442,6 +468,7 @@ class LibvirtDriver(Driver):
         dom = self._dom(vm_id)
         if dom.is_active():
             raise E.InvalidState(f"VM {vm_id} is already running here")
+        self._plug(dom)
         live = self.conn.start_live(migration.incoming_xml(dom.xml(inactive=True)), paused=True)
         try:
             live.qmp("migrate-incoming", uri=migration.listen_uri(listen_host))

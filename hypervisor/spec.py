@@ -25,6 +25,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DISK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+PORT_RE = re.compile(r"^qxt[0-9a-f]{11}$")
 VOLUME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
 
 MAX_VCPUS = 255
@@ -63,6 +64,7 @@ class NicSpec:
     mac: str
     bridge: str
     model: str = "virtio"
+    port: str | None = None  # an OVS port: the tap and OVN logical port name
 
 
 @dataclass(frozen=True)
@@ -187,13 +189,16 @@ def parse_nic(raw: Any, index: int) -> NicSpec:
         raise InvalidSpec(f"{where}.mac {raw.get('mac')!r} is not a MAC address")
     if int(mac[:2], 16) & 1:
         raise InvalidSpec(f"{where}.mac {mac} is a multicast address")
-    bridge = raw.get("bridge") or raw.get("network")
+    port = raw.get("port")
+    if port is not None and (not isinstance(port, str) or not PORT_RE.match(port)):
+        raise InvalidSpec(f"{where}.port {port!r} is not an OVS port name (qxt + 11 hex)")
+    bridge = raw.get("bridge") or ("br-int" if port else raw.get("network"))
     if not isinstance(bridge, str) or not BRIDGE_RE.match(bridge):
         raise InvalidSpec(f"{where} needs a bridge (1-15 characters), got {bridge!r}")
     model = raw.get("model") or "virtio"
     if model not in ("virtio", "e1000", "rtl8139"):
         raise InvalidSpec(f"{where}.model {model!r} is not supported")
-    return NicSpec(mac, bridge, model)
+    return NicSpec(mac, bridge, model, port)
 
 
 def parse_cloud_init(raw: Any, default_hostname: str) -> CloudInitSpec | None:

@@ -17,7 +17,15 @@ What the guest does, all on its serial console (ttyS0, logged by libvirt):
   shell's memory: after a live migration the count goes on where it was (a
   restarted guest would start again at 1);
 - powers off on an ACPI power-button press (busybox acpid reads the button's
-  input event), printing ``QUANTIX-GUEST-POWEROFF`` first.
+  input event), printing ``QUANTIX-GUEST-POWEROFF`` first;
+- with a NIC (``eth0``): asks DHCP for an address (busybox udhcpc, with the MTU
+  option) and prints ``QUANTIX-NET: eth0 <ip> <mtu>`` for each lease; with
+  ``qx.ping=<a>,<b>`` on the kernel command line it pings those addresses or names
+  twice a second, printing ``QUANTIX-PING <target> ok <ms>`` or ``... lost``; with
+  ``qx.listen=<port>,...`` it answers TCP connections on those ports with
+  ``QUANTIX-HELLO <hostname>``; ``qx.hostname=<name>`` names the guest (sent in
+  its DHCP request); ``qx.connect=<host>:<port>,...`` tries those TCP ports each
+  second and prints ``QUANTIX-CONNECT <host>:<port> ok|refused``.
 
 Boot it by direct kernel boot: a VM spec with ``kernel``, ``initrd`` and
 ``cmdline`` (``TEST_GUEST_CMDLINE``). Other engineers' lab tests use the same
@@ -42,6 +50,10 @@ MARKER = "QUANTIX-GUEST-READY"
 BLOCK_PREFIX = "QUANTIX-BLOCK:"
 POWEROFF_MARKER = "QUANTIX-GUEST-POWEROFF"
 TICK_PREFIX = "QUANTIX-TICK"
+NET_PREFIX = "QUANTIX-NET:"
+PING_PREFIX = "QUANTIX-PING"
+CONNECT_PREFIX = "QUANTIX-CONNECT"
+HELLO_PREFIX = "QUANTIX-HELLO"
 # no_timer_check: under a loaded TCG host the kernel's IO-APIC timer check can fail
 # ("MP-BIOS bug: 8254 timer not connected") and the boot stall.
 TEST_GUEST_CMDLINE = "console=ttyS0 quiet panic=-1 nokaslr no_timer_check"
@@ -66,7 +78,56 @@ MODULES = (
 
 BUSYBOX = Path("/bin/busybox")
 # Bump when the guest's contents change, so caches are rebuilt.
-GUEST_FORMAT = 5
+GUEST_FORMAT = 6
+
+# Networking, only when the guest has a NIC (and so only then a few processes).
+NET_SCRIPT = f"""# busybox-static's libc cannot resolve names (no NSS): ask DNS with nslookup.
+resolve() {{
+  case "$1" in
+    *[!0-9.]*) nslookup "$1" 2>/dev/null |
+      awk '/^Name:/ {{n=1}} n && /^Address/ {{print $NF; exit}}';;
+    *) echo "$1";;
+  esac
+}}
+for w in $(cat /proc/cmdline); do
+  case "$w" in
+    qx.ping=*) PING=$(echo "${{w#qx.ping=}}" | tr , ' ');;
+    qx.listen=*) LISTEN=$(echo "${{w#qx.listen=}}" | tr , ' ');;
+    qx.connect=*) CONNECT=$(echo "${{w#qx.connect=}}" | tr , ' ');;
+    qx.hostname=*) hostname "${{w#qx.hostname=}}";;
+  esac
+done
+if [ -e /sys/class/net/eth0 ]; then
+  ip link set lo up
+  ip link set eth0 up
+  udhcpc -i eth0 -f -O mtu -x hostname:$(hostname) -s /etc/udhcpc.script -t 100000 -T 1 -A 1 \
+    >/dev/null 2>&1 &
+  for p in $LISTEN; do
+    (while true; do echo "{HELLO_PREFIX} $(hostname)" | nc -l -p "$p" >/dev/null 2>&1; done) &
+  done
+  [ -n "$PING" ] && (while true; do
+    for t in $PING; do
+      if out=$(ping -c 1 -W 1 "$(resolve "$t")" 2>/dev/null); then
+        ms=${{out#*time=}}; echo "{PING_PREFIX} $t ok ${{ms%% *}}"
+      else
+        echo "{PING_PREFIX} $t lost"
+      fi
+    done
+    sleep 0.5
+  done) &
+  [ -n "$CONNECT" ] && (while true; do
+    for t in $CONNECT; do
+      if echo | timeout 2 nc "$(resolve "${{t%:*}}")" "${{t#*:}}" 2>/dev/null |
+          grep -q {HELLO_PREFIX}; then
+        echo "{CONNECT_PREFIX} $t ok"
+      else
+        echo "{CONNECT_PREFIX} $t refused"
+      fi
+    done
+    sleep 1
+  done) &
+fi
+"""
 
 INIT_SCRIPT = f"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -80,7 +141,7 @@ for p in /sys/class/virtio-ports/*; do
 done
 acpid -c /etc/acpi -l /tmp/acpid.log
 hostname quantix-guest
-echo "{MARKER}"
+{NET_SCRIPT}echo "{MARKER}"
 last=""
 round=0
 while true; do
@@ -94,6 +155,22 @@ while true; do
   [ $((round % 4)) -eq 0 ] && echo "{TICK_PREFIX} $((round / 4))"
   sleep 0.5
 done
+"""
+
+UDHCPC_SCRIPT = f"""#!/bin/sh
+# busybox udhcpc calls this with the lease in the environment.
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+    [ -n "$router" ] && ip route replace default via "${{router%% *}}"
+    : > /etc/resolv.conf
+    [ -n "$domain" ] && echo "search $domain" >> /etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    echo "{NET_PREFIX} $interface $ip ${{mtu:-1500}}" > /dev/console
+    ;;
+esac
 """
 
 POWEROFF_SCRIPT = f"""#!/bin/sh
@@ -160,7 +237,7 @@ def ensure_test_guest(cache_dir: Path | None = None) -> TestGuest:
         raise TestGuestUnavailable(f"{BUSYBOX} is missing: install busybox-static")
     cache.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(
-        f"{GUEST_FORMAT}:{ver}:{BUSYBOX.stat().st_size}:{INIT_SCRIPT}".encode()
+        f"{GUEST_FORMAT}:{ver}:{BUSYBOX.stat().st_size}:{INIT_SCRIPT}:{UDHCPC_SCRIPT}".encode()
     ).hexdigest()[:12]
     kernel = cache / f"vmlinuz-{ver}"
     initrd = cache / f"initrd-{key}.img"
@@ -191,6 +268,7 @@ def build_initramfs(kernel_version: str, modules_root: Path = Path("/lib/modules
     w.add_file("init", INIT_SCRIPT.encode(), 0o755)
     # busybox acpid runs /etc/acpi/<action> for an event; the power button's is PWRF/00000080.
     w.add_file("etc/acpi/PWRF/00000080", POWEROFF_SCRIPT.encode(), 0o755)
+    w.add_file("etc/udhcpc.script", UDHCPC_SCRIPT.encode(), 0o755)
     w.add_dir("lib/modules")
     order = []
     for rel in MODULES:

@@ -30,7 +30,14 @@ DISK = {
 NIC = {
     "type": "object",
     "required": ["network"],
-    "properties": {"network": {"type": "string", "minLength": 1}, "mac": MAC},
+    "properties": {
+        "network": {"type": "string", "minLength": 1},
+        "mac": MAC,
+        "ip": {
+            "type": ["string", "null"],
+            "description": "a fixed address on the network's subnet (default: the next free one)",
+        },
+    },
 }
 CLOUD_INIT = {
     "type": ["object", "null"],

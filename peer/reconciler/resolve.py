@@ -57,7 +57,10 @@ def resolve_spec(vm: Mapping[str, Any], tables: Tables) -> dict[str, Any]:
     for n in vm.get("nics") or []:
         n = dict(n)
         net = networks.get(str(n.get("network")))
-        if not n.get("bridge"):
+        if n.get("port"):
+            # An OVN network's NIC: a tap in OVS's br-int (the driver plugs it).
+            n["bridge"] = "br-int"
+        elif not n.get("bridge"):
             n["bridge"] = (net or {}).get("bridge") or n.get("network")
         nics.append(n)
     out["nics"] = nics

@@ -1,10 +1,7 @@
-"""Networks VMs attach to.
-
-Only ``bridge`` networks are acted on so far: a VM's NIC plugs into a Linux
-bridge that must already exist on the host that runs it. Kinds and fields that
-nothing acts on yet (``type: ovs``, a ``vlan`` tag) are refused with a 422 rather
-than stored and silently ignored.
-"""
+"""Networks VMs attach to (admin-only changes): ``overlay`` (the default),
+``vlan`` and ``isolated`` networks run on OVN (peer/net), ``bridge`` plugs into an
+existing Linux bridge on each host. Every field is acted on or refused with a 422;
+docs/network.md has the model."""
 
 from __future__ import annotations
 
@@ -15,12 +12,14 @@ from peer.api.resources.common import NAME
 from peer.api.resources.crud import Resource, declare
 from peer.api.routes import ApiRequest, Routes
 from peer.auth.roles import Role
+from peer.net import model
 from raft.store import Store
 
 routes = Routes(tag="networks")
 
 IFNAME = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,15}$"}
 VLAN = {"type": ["integer", "null"], "minimum": 1, "maximum": 4094}
+CIDR = {"type": ["string", "null"], "pattern": "^[0-9./]{9,18}$"}
 
 
 def _in_use(store: Store, key: str) -> str | None:
@@ -32,29 +31,28 @@ def _in_use(store: Store, key: str) -> str | None:
     return f"used by VM {', '.join(names[:5])}" if names else None
 
 
-def _refuse_unacted(body: dict[str, Any]) -> None:
-    kind = body.get("type", "bridge")
-    if kind != "bridge":
-        raise ValidationFailed(
-            f"network type {kind!r} is not implemented: only 'bridge' networks are acted on",
-            code="network_type_unsupported",
-            path="/type",
-        )
-    if body.get("vlan") is not None:
-        raise ValidationFailed(
-            "a VLAN tag on a bridge network is not acted on: put the tag on the host's bridge",
-            code="network_vlan_unsupported",
-            path="/vlan",
-        )
+def _refused(e: model.NetworkError) -> ValidationFailed:
+    return ValidationFailed(e.message, code=e.code, path=e.path)
 
 
 def _prepare(req: ApiRequest, body: dict[str, Any]) -> dict[str, Any]:
-    _refuse_unacted(body)
-    return {"type": "bridge", "vlan": None, **body}
+    if "type" not in body and body.get("bridge"):
+        body = {**body, "type": "bridge"}  # what a network was before OVN
+    try:
+        return model.normalize(body)
+    except model.NetworkError as e:
+        raise _refused(e) from None
 
 
 def _patch(req: ApiRequest, cur: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    _refuse_unacted({**cur, **body})
+    if "vlan" in body and cur.get("type") != "vlan":
+        raise ValidationFailed(
+            f"a {cur.get('type')} network has no VLAN tag to change",
+            code="network_field_unsupported",
+            path="/vlan",
+        )
+    if "vlan" in body and body["vlan"] is None:
+        raise ValidationFailed("a vlan network needs its tag", path="/vlan")
     return {**cur, **body}
 
 
@@ -66,21 +64,38 @@ declare(
         plural="networks",
         props={
             "name": {"type": "string"},
-            "type": {"type": "string"},
-            "bridge": {"type": "string"},
+            "type": {"type": "string", "enum": list(model.KINDS)},
+            "bridge": {"type": ["string", "null"]},
             "vlan": {"type": ["integer", "null"]},
+            "cidr": {"type": ["string", "null"]},
+            "gateway": {"type": ["string", "null"]},
+            "dhcp": {"type": "boolean"},
+            "dns": {"type": "boolean"},
+            "mtu": {"type": "integer"},
         },
         create={
             "type": "object",
-            "required": ["name", "bridge"],
+            "required": ["name"],
+            "additionalProperties": False,
             "properties": {
                 "name": NAME,
-                "type": {"type": "string", "enum": ["bridge", "ovs"], "default": "bridge"},
+                "type": {
+                    "type": "string",
+                    "enum": list(model.KINDS),
+                    "description": "overlay (default; bridge when only 'bridge' is given)",
+                },
                 "bridge": IFNAME,
                 "vlan": VLAN,
+                "cidr": CIDR,
+                "gateway": {
+                    "type": ["string", "null"],
+                    "description": "default: the subnet's first address; null: none",
+                },
+                "dhcp": {"type": "boolean", "default": True},
+                "dns": {"type": "boolean", "default": True},
             },
         },
-        patch={"type": "object", "properties": {"vlan": VLAN}},
+        patch={"type": "object", "additionalProperties": False, "properties": {"vlan": VLAN}},
         prepare=_prepare,
         apply_patch=_patch,
         in_use=_in_use,

@@ -28,6 +28,7 @@ from peer.api.resources.observed import silent_hosts, status_view
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.api.vm_spec import VM_CREATE, VM_PATCH, VM_PROPS, build_vm, check_fits, check_references
 from peer.auth.roles import Role
+from peer.net import model as net_model
 from raft.commands import Record
 from raft.store import Store, delete, put
 
@@ -128,16 +129,45 @@ async def create_vm(req: ApiRequest) -> Reply:
     vm_id = secrets.token_hex(6)
     pools = sorted(r.key for r in req.store.scan("pools"))
     vm, volumes = build_vm(spec, vm_id, time.time(), pools[0] if pools else None)
-    ops = [
-        put("meta", name_key(name), {"vm": vm_id}, expect="absent"),
-        put("vms", vm_id, vm, expect="absent"),
-    ]
-    ops += [put("volumes", vid, v, expect="absent") for vid, v in volumes.items()]
-    try:
-        await req.commit(ops, event=("vm.created", "vms", vm_id, f"VM {name} created"))
-    except ConflictError:
-        raise AlreadyExists(f"a VM named {name!r} already exists", field="name") from None
+    # Two creates may pick one free address at once: the loser's reservation
+    # fails its expect="absent" and it picks again.
+    for attempt in range(5):
+        vm["nics"], reservations = _addresses(req, vm_id, vm["nics"], spec)
+        ops = [
+            put("meta", name_key(name), {"vm": vm_id}, expect="absent"),
+            put("vms", vm_id, vm, expect="absent"),
+        ]
+        ops += [put("volumes", vid, v, expect="absent") for vid, v in volumes.items()]
+        ops += [put("meta", k, v, expect="absent") for k, v in reservations.items()]
+        try:
+            await req.commit(ops, event=("vm.created", "vms", vm_id, f"VM {name} created"))
+            break
+        except ConflictError:
+            if req.store.get("meta", name_key(name)) is not None or attempt == 4:
+                raise AlreadyExists(f"a VM named {name!r} already exists", field="name") from None
     return one(get_or_404(req, "vms", vm_id, "VM"), with_status(req), status=201)
+
+
+def _addresses(
+    req: ApiRequest, vm_id: str, nics: list[dict[str, Any]], spec: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The NICs with their ports and addresses, and the ``meta`` records that reserve them."""
+    networks = {r.key: r.value for r in req.store.scan("networks")}
+    taken: dict[str, set[str]] = {}
+    for net in {str(n["network"]) for n in nics}:
+        prefix = net_model.ip_prefix(net)
+        taken[net] = {r.key[len(prefix) :] for r in req.store.scan("meta", prefix)}
+    wanted = [n.get("ip") for n in spec.get("nics") or []]
+    try:
+        out = net_model.assign_nics(vm_id, nics, wanted, networks, taken)
+    except net_model.NetworkError as e:
+        raise ValidationFailed(e.message, code=e.code, path=e.path) from None
+    reservations = {
+        net_model.ip_key(str(n["network"]), str(n["ip"])): {"vm": vm_id, "port": n["port"]}
+        for n in out
+        if n.get("ip")
+    }
+    return out, reservations
 
 
 @routes.get(
@@ -194,6 +224,11 @@ async def delete_vm(req: ApiRequest) -> None:
             f"VM {rec.value.get('name')} is {state}; stop it or use force=true", code="vm_running"
         )
     ops = [delete("vms", vm_id, expect=expect), delete("meta", name_key(str(rec.value["name"])))]
+    ops += [
+        delete("meta", net_model.ip_key(str(n["network"]), str(n["ip"])))
+        for n in rec.value.get("nics") or []
+        if n.get("ip")
+    ]
     if not req.query.get("keep_volumes"):
         ops += [
             delete("volumes", v.key)

@@ -1,0 +1,1 @@
+"""QuantumNet: the cluster's virtual networks, projected into OVN (docs/network.md)."""
