@@ -110,6 +110,11 @@ class Driver(ABC):
         "shutdown" (the guest obeyed), "forced" or "already_stopped". RPC-able."""
 
     @abstractmethod
+    def wait_stopped(self, vm_id: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the domain to stop by itself (a guest
+        agent's poweroff); True once it is inactive (or gone). Changes nothing."""
+
+    @abstractmethod
     def stop(self, vm_id: str) -> None:
         """Force off (pull the plug); a stopped domain is left as it is. RPC-able."""
 

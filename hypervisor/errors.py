@@ -128,3 +128,31 @@ class OperationFailed(HypervisorError):
 
     status = 500
     code = "operation_failed"
+
+
+class AgentNotConnected(HypervisorError):
+    """The VM's guest agent is not connected (not installed, not started, or gone)."""
+
+    status = 409
+    code = "agent_not_connected"
+
+
+class AgentTimeout(HypervisorError):
+    """The guest agent did not answer in time."""
+
+    status = 409
+    code = "agent_timeout"
+
+
+class AgentRefused(HypervisorError):
+    """The guest agent answered with an error (its code in ``details["agent_code"]``)."""
+
+    status = 422
+    code = "agent_refused"
+
+
+class AgentUnsupported(HypervisorError):
+    """The guest agent does not offer that capability."""
+
+    status = 409
+    code = "agent_unsupported"

@@ -396,6 +396,13 @@ class LibvirtDriver(Driver):
             dom.destroy()
         return "forced"
 
+    def wait_stopped(self, vm_id: str, timeout: float) -> bool:
+        try:
+            dom = self._dom(vm_id)
+        except E.DomainNotFound:
+            return True
+        return self._wait_inactive(dom, timeout)
+
     def stop(self, vm_id: str) -> None:
         dom = self._dom(vm_id)
         if not dom.is_active():

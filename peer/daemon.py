@@ -433,6 +433,7 @@ class Peer:
             self.ctx.node_id,
             migration_address=self.ctx.address,
             fenced=fenced_flag(self.ctx),
+            agents=self.ctx.services.get("agents"),
         )
         await rec.start()
         self.ctx.services["reconciler"] = rec

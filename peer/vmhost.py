@@ -38,6 +38,11 @@ SNAPSHOT_CREATE = {
     "properties": {
         "name": SNAPSHOT_NAME,
         "description": {"type": "string", "maxLength": 500},
+        "quiesce": {
+            "type": "boolean",
+            "default": False,
+            "description": "freeze the guest's file systems through its agent (hooks run)",
+        },
     },
     "additionalProperties": False,
 }
@@ -145,13 +150,41 @@ async def list_snapshots(req: ApiRequest) -> Reply | web.Response:
     status=201,
 )
 async def create_snapshot(req: ApiRequest) -> Reply | web.Response:
+    """``quiesce``: the guest agent runs the pre-freeze hooks and freezes the
+    file systems for the snapshot, then thaws them and runs the post-thaw hooks
+    (refused with ``agent_not_connected`` when there is no agent)."""
     vm_id, body = req.params["vm_id"], req.body
+    if body.get("quiesce"):
+        return await _quiesced_snapshot(req, vm_id, body)
     return await _on_host(
         req,
         vm_id,
         lambda d: d.snapshot_create(vm_id, body["name"], body.get("description", "")),
         status=201,
     )
+
+
+async def _quiesced_snapshot(
+    req: ApiRequest, vm_id: str, body: dict[str, Any]
+) -> Reply | web.Response:
+    from peer.agent.quiesce import quiesced
+
+    node = _hosting_node(req, vm_id)
+    if node != req.ctx.node_id:
+        return await _forward(req, node)
+    driver, agents = req.ctx.services.get("driver"), req.ctx.services.get("agents")
+    if driver is None or agents is None:
+        raise Unavailable("this host runs no hypervisor driver", code="no_hypervisor")
+    try:
+        snap, how = await quiesced(
+            agents,
+            vm_id,
+            lambda: driver.snapshot_create(vm_id, body["name"], body.get("description", "")),
+        )
+    except HypervisorError as e:
+        raise _api_error(e) from None
+    out = snap.to_dict() if hasattr(snap, "to_dict") else dict(snap)
+    return Reply({**out, "quiesce": how}, status=201)
 
 
 @routes.post(

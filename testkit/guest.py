@@ -26,6 +26,14 @@ What the guest does, all on its serial console (ttyS0, logged by libvirt):
   ``QUANTIX-HELLO <hostname>``; ``qx.hostname=<name>`` names the guest (sent in
   its DHCP request); ``qx.connect=<host>:<port>,...`` tries those TCP ports each
   second and prints ``QUANTIX-CONNECT <host>:<port> ok|refused``.
+- gives ``eth0`` the static address ``qx.ip=ADDR/LEN`` from the kernel command
+  line, if any (besides DHCP);
+- runs the real guest agent (``agent.guest``) on Debian's python3-minimal (its
+  interpreter, shared libraries and the files of libpython3.11-minimal, nothing
+  more, so an import the minimal Python lacks fails here as in a real guest),
+  unless the kernel command line says ``qx.agent=0``; the agent logs to the
+  console. ``poweroff``/``reboot`` signal the init (USR2/TERM) as busybox's init
+  expects, which prints ``QUANTIX-GUEST-POWEROFF`` or ``QUANTIX-GUEST-REBOOT``.
 
 Boot it by direct kernel boot: a VM spec with ``kernel``, ``initrd`` and
 ``cmdline`` (``TEST_GUEST_CMDLINE``). Other engineers' lab tests use the same
@@ -78,7 +86,7 @@ MODULES = (
 
 BUSYBOX = Path("/bin/busybox")
 # Bump when the guest's contents change, so caches are rebuilt.
-GUEST_FORMAT = 6
+GUEST_FORMAT = 7
 
 # Networking, only when the guest has a NIC (and so only then a few processes).
 NET_SCRIPT = f"""# busybox-static's libc cannot resolve names (no NSS): ask DNS with nslookup.
@@ -128,6 +136,9 @@ if [ -e /sys/class/net/eth0 ]; then
   done) &
 fi
 """
+REBOOT_MARKER = "QUANTIX-GUEST-REBOOT"
+HOOK_PREFIX = "QUANTIX-HOOK"
+AGENT_DIR = "usr/lib/quantix-agent"
 
 INIT_SCRIPT = f"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -141,7 +152,16 @@ for p in /sys/class/virtio-ports/*; do
 done
 acpid -c /etc/acpi -l /tmp/acpid.log
 hostname quantix-guest
-{NET_SCRIPT}echo "{MARKER}"
+{NET_SCRIPT}for arg in $(cat /proc/cmdline); do
+  case "$arg" in qx.ip=*) ip link set eth0 up; ip addr add "${{arg#qx.ip=}}" dev eth0;; esac
+done
+# What busybox poweroff/reboot (the agent's commands) send to init.
+trap 'echo "{POWEROFF_MARKER}"; sync; poweroff -f' USR2
+trap 'echo "{REBOOT_MARKER}"; sync; reboot -f' TERM
+if [ -x /usr/bin/python3 ] && ! grep -q "qx.agent=0" /proc/cmdline; then
+  PYTHONPATH=/{AGENT_DIR} /usr/bin/python3 -m agent.guest --wait 20 </dev/null >/dev/console 2>&1 &
+fi
+echo "{MARKER}"
 last=""
 round=0
 while true; do
@@ -178,6 +198,31 @@ echo "{POWEROFF_MARKER}" > /dev/console
 sync
 poweroff -f
 """
+
+
+CHPASSWD_SCRIPT = """#!/bin/sh
+# The test guest's stand-in for shadow's chpasswd (busybox-static has none):
+# "user:password" lines on stdin, a SHA-512 crypt hash into /etc/shadow.
+while IFS=: read -r user pass; do
+  grep -q "^$user:" /etc/shadow || { echo "chpasswd: no user $user" >&2; exit 1; }
+  hash=$(mkpasswd -m sha512 "$pass") || exit 1
+  sed -i "s|^$user:[^:]*:|$user:$hash:|" /etc/shadow
+done
+"""
+
+HOOK_SCRIPT = f"""#!/bin/sh
+# A pre-freeze/post-thaw hook as an admin would write one: it says when it ran.
+echo "{HOOK_PREFIX} $1 $(date +%s)" > /dev/console
+echo "$1" >> /tmp/quantix-hooks.log
+"""
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nquantix:x:1000:1000::/home/quantix:/bin/sh\n"  # noqa: S105
+SHADOW = "root:*:19000:0:99999:7:::\nquantix:*:19000:0:99999:7:::\n"
+GROUP = "root:x:0:\nquantix:x:1000:\n"
+OS_RELEASE = (
+    'ID=quantix-testguest\nNAME="Quantix test guest"\n'
+    'PRETTY_NAME="Quantix test guest (busybox)"\nVERSION_ID=1\n'
+)
 
 
 @dataclass(frozen=True)
@@ -229,18 +274,21 @@ def _version_key(v: str) -> list[object]:
     return out
 
 
-def ensure_test_guest(cache_dir: Path | None = None) -> TestGuest:
-    """Build the test guest once (idempotent, safe across processes); return its paths."""
+def ensure_test_guest(cache_dir: Path | None = None, agent: bool = True) -> TestGuest:
+    """Build the test guest once (idempotent, safe across processes); return its
+    paths. ``agent=False``: the guest without Python and the agent (the bench's
+    baseline for what the agent adds to a boot)."""
     cache = cache_dir or default_cache_dir()
     ver = find_kernel()
     if not BUSYBOX.exists():
         raise TestGuestUnavailable(f"{BUSYBOX} is missing: install busybox-static")
     cache.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(
-        f"{GUEST_FORMAT}:{ver}:{BUSYBOX.stat().st_size}:{INIT_SCRIPT}:{UDHCPC_SCRIPT}".encode()
-    ).hexdigest()[:12]
+    content = f"{GUEST_FORMAT}:{ver}:{BUSYBOX.stat().st_size}:{INIT_SCRIPT}:{UDHCPC_SCRIPT}"
+    if agent:
+        content += ":" + _agent_fingerprint()
+    key = hashlib.sha256(content.encode()).hexdigest()[:12]
     kernel = cache / f"vmlinuz-{ver}"
-    initrd = cache / f"initrd-{key}.img"
+    initrd = cache / f"initrd-{'agent-' if agent else ''}{key}.img"
     guest = TestGuest(kernel, initrd, TEST_GUEST_CMDLINE, ver)
     if kernel.exists() and initrd.exists():
         return guest
@@ -253,15 +301,18 @@ def ensure_test_guest(cache_dir: Path | None = None) -> TestGuest:
             tmp.replace(kernel)
         if not initrd.exists():
             tmp = initrd.with_suffix(".tmp")
-            tmp.write_bytes(build_initramfs(ver))
+            tmp.write_bytes(build_initramfs(ver, agent=agent))
             tmp.replace(initrd)
     return guest
 
 
-def build_initramfs(kernel_version: str, modules_root: Path = Path("/lib/modules")) -> bytes:
+def build_initramfs(
+    kernel_version: str, modules_root: Path = Path("/lib/modules"), agent: bool = False
+) -> bytes:
     """The gzip'd newc cpio archive of the guest's root file system."""
     w = CpioWriter()
-    for d in ("bin", "dev", "proc", "sys", "tmp", "etc", "etc/acpi", "etc/acpi/PWRF", "lib"):
+    dirs = ("bin", "dev", "proc", "sys", "tmp", "etc", "etc/acpi", "etc/acpi/PWRF", "lib", "root")
+    for d in (*dirs, "home", "home/quantix"):
         w.add_dir(d)
     w.add_file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
     w.add_symlink("bin/sh", "busybox")
@@ -269,6 +320,10 @@ def build_initramfs(kernel_version: str, modules_root: Path = Path("/lib/modules
     # busybox acpid runs /etc/acpi/<action> for an event; the power button's is PWRF/00000080.
     w.add_file("etc/acpi/PWRF/00000080", POWEROFF_SCRIPT.encode(), 0o755)
     w.add_file("etc/udhcpc.script", UDHCPC_SCRIPT.encode(), 0o755)
+    w.add_file("etc/passwd", PASSWD.encode(), 0o644)
+    w.add_file("etc/shadow", SHADOW.encode(), 0o600)
+    w.add_file("etc/group", GROUP.encode(), 0o644)
+    w.add_file("etc/os-release", OS_RELEASE.encode(), 0o644)
     w.add_dir("lib/modules")
     order = []
     for rel in MODULES:
@@ -281,7 +336,22 @@ def build_initramfs(kernel_version: str, modules_root: Path = Path("/lib/modules
     w.add_file("etc/modules.order", ("\n".join(order) + "\n").encode(), 0o644)
     # The console node must exist before devtmpfs is mounted, for init's first output.
     w.add_node("dev/console", stat.S_IFCHR | 0o600, 5, 1)
+    if agent:
+        from testkit.guestpython import add_agent, add_python_minimal
+
+        add_python_minimal(w)
+        add_agent(w, AGENT_DIR)
+        w.add_file("bin/chpasswd", CHPASSWD_SCRIPT.encode(), 0o755)
+        w.add_dir("etc/quantix-agent")
+        w.add_dir("etc/quantix-agent/hooks.d")
+        w.add_file("etc/quantix-agent/hooks.d/10-mark", HOOK_SCRIPT.encode(), 0o755)
     return gzip.compress(w.finish(), compresslevel=6, mtime=0)
+
+
+def _agent_fingerprint() -> str:
+    from testkit.guestpython import fingerprint
+
+    return fingerprint()
 
 
 class CpioWriter:
@@ -290,6 +360,7 @@ class CpioWriter:
     def __init__(self) -> None:
         self._buf = io.BytesIO()
         self._ino = 1
+        self.dirs: set[str] = set()
 
     def _entry(
         self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)
@@ -321,7 +392,15 @@ class CpioWriter:
         self._buf.write(b"\0" * (-self._buf.tell() % 4))
 
     def add_dir(self, name: str) -> None:
-        self._entry(name, stat.S_IFDIR | 0o755)
+        if name not in self.dirs:
+            self.dirs.add(name)
+            self._entry(name, stat.S_IFDIR | 0o755)
+
+    def add_parents(self, name: str) -> None:
+        """Each directory above ``name`` not added yet."""
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            self.add_dir("/".join(parts[:i]))
 
     def add_file(self, name: str, data: bytes, perm: int) -> None:
         self._entry(name, stat.S_IFREG | perm, data)

@@ -36,6 +36,7 @@ RESOURCE_MODULES = (
     "peer.api.resources.nodes",
     "peer.api.resources.vms",
     "peer.api.resources.vm_actions",
+    "peer.api.resources.vm_agent",
     "peer.api.resources.storage",
     "peer.api.resources.image_upload",
     "peer.api.resources.networks",

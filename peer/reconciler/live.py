@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from hypervisor.contract import DomainInfo, Driver
 from hypervisor.errors import DomainNotFound, HypervisorError, Unsupported
+from peer.agent.status import disconnected
 from peer.events.log import event_ops, event_value
 from raft.errors import StoreError
 from raft.store import Store, put
@@ -203,7 +204,7 @@ class LiveMigrations:
             "error": None,
             "error_step": None,
             "console": None,
-            "agent": {"socket": None, "connected": False, "ips": []},
+            "agent": disconnected(),
             "incoming": {
                 "uri": uri,
                 "error": error,

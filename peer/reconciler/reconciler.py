@@ -27,11 +27,12 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hypervisor.contract import DomainEvent, DomainInfo, Driver
 from hypervisor.errors import DomainExists, DomainNotFound, HypervisorError, InvalidState
 from hypervisor.spec import VmSpec, parse_spec
+from peer.agent.status import disconnected
 from peer.events.log import event_ops, event_value
 from peer.reconciler.live import LiveMigrations, live_intent
 from peer.reconciler.resolve import (
@@ -45,6 +46,9 @@ from peer.reconciler.resolve import (
 from raft.errors import StoreError
 from raft.store import Store, put
 from raft.store import delete as delete_op
+
+if TYPE_CHECKING:
+    from peer.agent.manager import AgentManager
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,12 +74,16 @@ class Reconciler:
         retry_after: float = 10.0,
         migration_address: str | None = None,
         fenced: Callable[[], bool] | None = None,
+        agents: AgentManager | None = None,
     ) -> None:
         self.store = store
         # Whether this host is fenced: the lease renewer's own flag (set before it
         # pulls the plug, so a guest it kills is not started again by the event
         # that reports it dead). Without one, the stored lease says.
         self._is_fenced = fenced
+        # The guest agents of this host's VMs (peer.agent): graceful power,
+        # time sync after a resume, and the ``agent`` field of our reports.
+        self.agents = agents
         self.driver = driver
         self.node_id = node_id
         self.resync_interval = resync_interval
@@ -401,7 +409,7 @@ class Reconciler:
             "error": None,
             "error_step": None,
             "console": None,
-            "agent": {"socket": None, "connected": False, "ips": []},
+            "agent": disconnected(),
         }
         if await self._commit([put("vm_status", vm_id, {**status, "updated_at": time.time()})]):
             self._last_status.pop(vm_id, None)
@@ -518,6 +526,9 @@ class Reconciler:
                     # Resumed meanwhile (a pause libvirt ended itself): fine if it runs.
                     if (await self._run(drv.domain_info, vm_id)).state != "running":
                         raise
+                if self.agents is not None:
+                    # Its clock stood still while paused.
+                    await self.agents.sync_time(vm_id)
         elif desired == "paused":
             if state in ("stopped", "crashed"):
                 await _step("start", self._run(drv.start, vm_id))
@@ -530,9 +541,38 @@ class Reconciler:
             else:
                 timeout = float(vm.get("shutdown_timeout") or self.shutdown_timeout)
                 self._our_shutdowns[vm_id] = time.monotonic()
-                await _step("shutdown", self._run(drv.shutdown, vm_id, timeout))
+                await self._graceful_shutdown(vm_id, vm, timeout)
         await self._maybe_reboot(vm_id, vm)
         return await _step("observe", self._run(drv.domain_info, vm_id))
+
+    async def _graceful_shutdown(self, vm_id: str, vm: dict[str, Any], timeout: float) -> None:
+        """Through the guest agent if it is connected, else (or if the guest is
+        still up after half the timeout) the ACPI power button, then force."""
+        how = "acpi"
+        started = time.monotonic()
+        if self.agents is not None and await self.agents.power(vm_id, "shutdown"):
+            how = "agent"
+            if not await self._run(self.driver.wait_stopped, vm_id, timeout / 2):
+                log.warning("VM %s: still up after the agent's poweroff: ACPI", vm_id)
+                how = "agent_then_acpi"
+        if how != "agent":
+            left = max(1.0, timeout - (time.monotonic() - started))
+            outcome = await _step("shutdown", self._run(self.driver.shutdown, vm_id, left))
+            how = "forced" if outcome == "forced" else how
+        words = {
+            "agent": "through its guest agent",
+            "acpi": "through the ACPI power button",
+            "agent_then_acpi": "through ACPI after the guest agent's poweroff did not finish",
+            "forced": "by force: the guest ignored the shutdown request",
+        }
+        ev = event_value(
+            "vm.shutdown_done",
+            "vms",
+            vm_id,
+            f"VM {vm.get('name')} shut down {words[how]}",
+            node=self.node_id,
+        )
+        await self._commit(event_ops(self.store, ev))
 
     async def _maybe_reboot(self, vm_id: str, vm: dict[str, Any]) -> None:
         task = self._task(vm)
@@ -540,7 +580,8 @@ class Reconciler:
             return
         await self._set_task(task, "running")
         try:
-            await _step("reboot", self._run(self.driver.reboot, vm_id))
+            if self.agents is None or not await self.agents.power(vm_id, "reboot"):
+                await _step("reboot", self._run(self.driver.reboot, vm_id))
         except HypervisorError as e:
             await self._set_task(task, "failed", e.message)
             raise
@@ -601,12 +642,13 @@ class Reconciler:
         error: tuple[str, str] | None,
     ) -> None:
         console: dict[str, Any] | None = None
-        agent: dict[str, Any] = {"socket": None, "connected": False, "ips": []}
+        agent = disconnected()
         if dom is not None and dom.state != "stopped":
             with contextlib.suppress(HypervisorError):
                 paths = await self._run(self.driver.console_paths, vm_id)
                 console = {"vnc_socket": paths["vnc_socket"], "serial_log": paths["serial_log"]}
-                agent["socket"] = paths["agent_socket"]
+                sock = paths["agent_socket"]
+                agent = self.agents.record(vm_id, sock) if self.agents else disconnected(sock)
         power = dom.state if dom is not None else None
         if error:
             state, reason = "error", f"{error[0]}_failed"

@@ -5,6 +5,7 @@
 - ``"driver"``: the ``hypervisor.contract.Driver`` (what the API calls for the
   VMs this peer hosts: snapshots, hot-plug, serial log, console socket);
 - ``"reconciler"``: the ``Reconciler``;
+- ``"agents"``: the ``peer.agent.manager.AgentManager`` (the guest agents);
 - ``"fence_vms"``: an async function that force-stops the HA VMs of this host
   (called when the peer fences itself).
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from hypervisor.errors import HypervisorError
 from hypervisor.libvirt_driver import LibvirtDriver
+from peer.agent.manager import AgentManager
 from peer.context import PeerContext
 from peer.reconciler.reconciler import Reconciler
 
@@ -29,11 +31,13 @@ class _Stopper:
     """What the daemon stops on shutdown: the reconciler, then the connection
     (domains keep running; the next start adopts them)."""
 
-    def __init__(self, rec: Reconciler, driver: LibvirtDriver) -> None:
+    def __init__(self, rec: Reconciler, driver: LibvirtDriver, agents: AgentManager) -> None:
         self.rec = rec
         self.driver = driver
+        self.agents = agents
 
     async def stop(self) -> None:
+        await self.agents.stop()
         await self.rec.stop()
         # The storage libvirtd (embedded mode) stays: running guests use its pools.
         await asyncio.to_thread(self.driver.close, False)
@@ -49,16 +53,25 @@ async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | N
     except HypervisorError as e:
         log.error("no hypervisor (%s): VMs are not run on this host: %s", cfg.libvirt_uri, e)
         return None
+    agents = AgentManager(ctx.store, driver, ctx.node_id)
     rec = Reconciler(
-        ctx.store, driver, ctx.node_id, migration_address=ctx.address, fenced=fenced_flag(ctx)
+        ctx.store,
+        driver,
+        ctx.node_id,
+        migration_address=ctx.address,
+        fenced=fenced_flag(ctx),
+        agents=agents,
     )
     await rec.start()
+    await agents.start()
+    ctx.services["agents"] = agents
+    ctx.status_providers.append(agents.status)
     ctx.services["driver"] = driver
     ctx.services["reconciler"] = rec
     ctx.services["fence_vms"] = lambda: fence_ha_vms(ctx, rec, driver)
     ctx.status_providers.append(rec.status)
     ctx.status_providers.append(lambda: {"hypervisor": {"accel": driver.accel.to_dict()}})
-    loops.append(_Stopper(rec, driver))
+    loops.append(_Stopper(rec, driver, agents))
     log.info("reconciler started (%s, %s)", cfg.libvirt_uri, driver.accel.reason)
     return rec
 
