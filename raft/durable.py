@@ -24,7 +24,8 @@ Files in the data directory:
     file and renames it over the old one.
 ``raft.meta``
     current term, vote and last known commit index, replaced atomically
-    (write, fsync, rename, fsync the directory) on every term or vote change.
+    (write, fsync, rename, fsync the directory) on every term or vote change,
+    and with a changed commit index alone at most every ``META_COMMIT_EVERY`` s.
 ``raft.snapshot``
     the state machine and the two log entries it ends with, with a CRC.
 
@@ -57,6 +58,8 @@ META_MAGIC = b"QXMETA01"
 SNAP_MAGIC = b"QXSNAP01"
 _REC = struct.Struct("<II")  # payload length, crc32 of the payload
 _IDX = struct.Struct("<QQ")  # index, term (the payload starts with these)
+# Seconds between saves of the commit index alone (term and vote are saved at once).
+META_COMMIT_EVERY = 10
 _BLOB = struct.Struct("<IQ")  # crc32, body length (meta and snapshot files)
 # No single log entry is larger than this (the store caps its batches far lower).
 MAX_RECORD = 64 * 1024 * 1024
@@ -195,6 +198,7 @@ class DurableJournal:
         self._dirty = False  # written or truncated since the last fdatasync
         self._meta: dict[str, Any] = self._load_meta()
         self._meta_saved_commit = self._meta.get("commit_index", 1)
+        self._meta_ticks = 0
         self._fd = -1
         self.cut_bytes = 0  # how much torn tail the load cut (for status and tests)
         self._load()
@@ -434,6 +438,14 @@ class DurableJournal:
         return None if v is None else str(v)
 
     def onOneSecondTimer(self) -> None:
+        # The commit index moves with every lease renewal (each second): saving it
+        # each time cost two fsyncs and a rename per second on an idle cluster.
+        # It is only a hint for a restarted node (see setRaftCommitIndex), so a
+        # value up to META_COMMIT_EVERY seconds old loses nothing but that head start.
+        self._meta_ticks += 1
+        if self._meta_ticks < META_COMMIT_EVERY:
+            return
+        self._meta_ticks = 0
         if self._meta.get("commit_index", 1) != self._meta_saved_commit:
             self._save_meta()
 

@@ -445,6 +445,11 @@ class RaftStore(Store):
                 )
 
     # -- status, maintenance ------------------------------------------------
+    @property
+    def is_leader(self) -> bool:
+        # Asked several times a second by idle loops: skip building status().
+        return self._repl.is_leader()
+
     def status(self) -> dict[str, Any]:
         st = self._repl.status()
         st.update(

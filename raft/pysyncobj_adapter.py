@@ -215,6 +215,21 @@ class _SyncObj(SyncObj):  # type: ignore[misc]
         self._qx_on_entry = on_entry
         super().__init__(self_node, partners, conf, transportClass=_Transport)
 
+    def _checkCommandsToApply(self) -> None:
+        # With appendEntriesUseBatch off, pysyncobj sends append-entries to every
+        # follower once per queued command. Commands queued in the same tick (our
+        # own batch, and commands followers forwarded: their lease renewals arrive
+        # together, each heartbeat) go out in one message per follower instead.
+        conf = self._SyncObj__conf
+        before = self._SyncObj__getCurrentLogIndex()
+        conf.appendEntriesUseBatch = True
+        try:
+            super()._checkCommandsToApply()
+        finally:
+            conf.appendEntriesUseBatch = False
+        if self._isLeader() and self._SyncObj__getCurrentLogIndex() > before:
+            self._SyncObj__sendAppendEntries()
+
     @replicated  # type: ignore[untyped-decorator]
     def _qx_apply(self, data: bytes) -> None:
         # pysyncobj applies entries in order and bumps raftLastApplied after each.
@@ -599,6 +614,10 @@ class Replicator:
             return None
         node = so._getLeader()
         return None if node is None else str(node.id)
+
+    def is_leader(self) -> bool:
+        so = self._so
+        return so is not None and bool(so._isLeader())
 
     def status(self) -> dict[str, Any]:
         so = self._so

@@ -22,7 +22,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from raft.commands import Change, Record, StateMachine, Value
@@ -61,22 +61,43 @@ def trim(table: str, keep: int) -> dict[str, Any]:
 
 
 class Watch:
-    """An async iterator of ``Change`` for one subscription. Close it when done."""
+    """An async iterator of ``Change`` for one subscription. Close it when done.
 
-    def __init__(self, store: Store, tables: frozenset[str] | None, prefix: str) -> None:
+    ``accept``, if given, is called with each change of the watched tables on the
+    thread that applies it (the Raft thread, under the store's lock): a change it
+    refuses never wakes the watcher's event loop. It must be quick and must not
+    touch the store. Every heartbeat brings a lease renewal from every host, and a
+    watcher that ignores those should not be woken for them.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        tables: frozenset[str] | None,
+        prefix: str,
+        accept: Callable[[Change], bool] | None = None,
+    ) -> None:
         self._store = store
         self.tables = tables
         self.prefix = prefix
+        self.accept = accept
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[Change] = asyncio.Queue()
         self.closed = False
+        self._wake: asyncio.Future[None] | None = None
 
     def matches(self, c: Change) -> bool:
-        return (self.tables is None or c.table in self.tables) and c.key.startswith(self.prefix)
+        return (
+            (self.tables is None or c.table in self.tables)
+            and c.key.startswith(self.prefix)
+            and (self.accept is None or self.accept(c))
+        )
 
     def _deliver(self, c: Change) -> None:
         if not self.closed:
             self.queue.put_nowait(c)
+            if self._wake is not None and not self._wake.done():
+                self._wake.set_result(None)
 
     def __aiter__(self) -> AsyncIterator[Change]:
         return self
@@ -87,11 +108,19 @@ class Watch:
         return await self.queue.get()
 
     async def next(self, timeout: float) -> Change | None:
-        """The next change, or None if none arrives within ``timeout`` seconds."""
-        try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
-        except TimeoutError:
-            return None
+        """The next change, or None if none arrives within ``timeout`` seconds.
+
+        One consumer at a time. No task per call (``asyncio.wait_for`` makes one):
+        idle peers call this every second from several loops."""
+        if self.queue.empty() and timeout > 0:
+            wake = self._wake = self.loop.create_future()
+            timer = self.loop.call_later(timeout, _set_done, wake)
+            try:
+                await wake
+            finally:
+                timer.cancel()
+                self._wake = None
+        return None if self.queue.empty() else self.queue.get_nowait()
 
     def close(self) -> None:
         self.closed = True
@@ -250,13 +279,15 @@ class Store(ABC):
         tables: Sequence[str] | str | None = None,
         prefix: str = "",
         from_revision: int | None = None,
+        accept: Callable[[Change], bool] | None = None,
     ) -> Watch:
-        """Subscribe to changes (optionally replaying those after ``from_revision``).
+        """Subscribe to changes (optionally replaying those after ``from_revision``;
+        ``accept``: see ``Watch``).
 
         Must be called on the event loop that will consume it.
         """
         tset = frozenset([tables] if isinstance(tables, str) else tables) if tables else None
-        w = Watch(self, tset, prefix)
+        w = Watch(self, tset, prefix, accept)
         with self._lock:
             if from_revision is not None and from_revision < self.sm.revision:
                 oldest = self._history[0].revision if self._history else self.sm.revision + 1

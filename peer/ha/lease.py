@@ -151,7 +151,12 @@ class LeaseRenewer:
         while not self._stop.is_set():
             started = self.mono()
             await self.tick()
-            wake = started + self.heartbeat
+            # Renew at the next multiple of ``heartbeat`` on the wall clock, never
+            # later than one heartbeat after this attempt started: every peer then
+            # renews in the same instant and the leader replicates their renewals
+            # in one round instead of one round each (idle CPU of every peer).
+            to_boundary = self.heartbeat - self.wall() % self.heartbeat
+            wake = min(started + self.heartbeat, self.mono() + to_boundary)
             if not self.fenced:
                 wake = min(wake, self.deadline)
             with contextlib.suppress(TimeoutError):

@@ -34,6 +34,7 @@ from peer.scheduler.loop import Ops, SchedulerLoop, commit_each
 from peer.scheduler.model import ClusterState, Lease, StateReader, Vm
 from peer.scheduler.placement import Placer, eligible_hosts
 from peer.scheduler.policy import SchedulerPolicy
+from raft.commands import Change
 from raft.errors import Conflict, StoreError
 from raft.store import Store, check, put
 
@@ -420,8 +421,7 @@ class HAManager:
     # -- the loop -----------------------------------------------------------
     async def run(self) -> None:
         """Pass on every relevant change and at least every ``heartbeat``."""
-        watch = self.store.watch(list(WATCHED))
-        fenced: dict[str, bool] = {}
+        watch = self.store.watch(list(WATCHED), accept=_wakes_manager(self.node_id))
         try:
             while not self._stop.is_set():
                 try:
@@ -431,18 +431,7 @@ class HAManager:
                 except Exception:
                     log.exception("leader pass failed")
                 deadline = self.mono() + self.heartbeat
-                while not self._stop.is_set():
-                    change = await watch.next(max(0.0, deadline - self.mono()))
-                    if change is None:
-                        break
-                    if change.table != "leases":
-                        break
-                    # Renewals come every heartbeat from every peer and mean only "still
-                    # alive"; the timer covers silence. Wake for new or (un)fenced leases.
-                    flag = bool(change.value and change.value.get("fenced"))
-                    if change.key != self.node_id and fenced.get(change.key) != flag:
-                        fenced[change.key] = flag
-                        break
+                await watch.next(max(0.0, deadline - self.mono()))
                 while not watch.queue.empty():  # one pass covers everything queued
                     watch.queue.get_nowait()
                 # Let a burst of changes (an API batch) settle into one pass.
@@ -452,6 +441,26 @@ class HAManager:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _wakes_manager(node_id: str) -> Callable[[Change], bool]:
+    """The watch filter of the manager's loop (runs on the store's apply thread).
+
+    Renewals come every heartbeat from every peer and mean only "still alive"; the
+    timer covers silence. A lease change wakes the pass only when a lease is new,
+    gone or (un)fenced, so renewals never wake the event loop."""
+    fenced: dict[str, bool] = {}
+
+    def accept(change: Change) -> bool:
+        if change.table != "leases":
+            return True
+        flag = bool(change.value and change.value.get("fenced"))
+        if change.key != node_id and fenced.get(change.key) != flag:
+            fenced[change.key] = flag
+            return True
+        return False
+
+    return accept
 
 
 def read_leases(store: Store) -> dict[str, Lease]:

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from raft.durable import DurableJournal, read_snapshot, write_snapshot
+from raft.durable import META_COMMIT_EVERY, DurableJournal, read_snapshot, write_snapshot
 from raft.errors import CorruptJournal
 
 
@@ -67,8 +67,11 @@ def test_term_vote_and_commit_index_persist(tmp_path):
     fill(j, 5)
     j.setCurrentTerm(7, "127.0.0.1:9000")
     j.setRaftCommitIndex(4)
-    j.onOneSecondTimer()
-    j.setRaftCommitIndex(5)  # not saved yet: commit index is saved lazily
+    for _ in range(META_COMMIT_EVERY):  # saved lazily, every META_COMMIT_EVERY seconds
+        j.onOneSecondTimer()
+    j.setRaftCommitIndex(5)
+    for _ in range(META_COMMIT_EVERY - 1):  # not yet
+        j.onOneSecondTimer()
     os.close(j._fd)  # a crash: no close()
     j2 = journal(tmp_path)
     assert j2.getCurrentTerm() == 7 and j2.getVotedForNodeId() == "127.0.0.1:9000"
