@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.verdict import Report
+
 
 def summarize(out: Path) -> dict[str, Any]:
     runs = []
@@ -77,9 +79,15 @@ def main(argv: list[str]) -> int:
                     str(args.duration), "--seed", str(args.seed), "--out", str(out),
                     "--root", str(out / "labs")])  # fmt: skip
     res = summarize(out)
-    if args.json:
-        print(json.dumps(res))
-    else:
-        for k, v in res.items():
-            print(f"{k:20} {v}")
-    return 0 if not res["lost_writes"] and not res["double_runs"] else 1
+    r = Report("bench chaos")
+    for k, v in res.items():
+        r.note(k, v)
+    for k in INVARIANTS:
+        r.check(k, res.get(k) == 0, f"{res.get(k)}")
+    r.check("every check passed", not res["failed_checks"], ", ".join(res["failed_checks"]))
+    r.check("every scenario ran", res["scenarios_run"] > 0, f"{res['scenarios_run']} ran")
+    return r.emit(args.json)
+
+
+# Counts that must be zero in every scenario (the checkers' verdicts).
+INVARIANTS = ("lost_writes", "double_runs", "nonlinearizable")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import Any
 
 import psutil
 
+from bench.verdict import Report
 from testkit.raftnode import LocalCluster
 
 
@@ -122,17 +122,26 @@ def main(argv: list[str]) -> int:
         out = asyncio.run(_measure(args, root))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    if args.json:
-        print(json.dumps(out))
-    else:
-        targets = {
-            "write_p50_ms": "<= 5",
-            "write_p99_ms": "<= 20",
-            "throughput_wps": ">= 2000",
-            "idle_cpu_pct": "<= 1",
-            "restart_10k_s": "<= 5",
-        }
-        print(f"{'figure':<24} {'value':>12}  target")
-        for k, v in out.items():
-            print(f"{k:<24} {v!s:>12}  {targets.get(k, '')}")
-    return 0
+    return report(out).emit(args.json)
+
+
+TARGETS = {
+    "write_p50_ms": "<= 5",
+    "write_p99_ms": "<= 20",
+    "throughput_wps": ">= 2000",
+    "idle_cpu_pct": "<= 1",
+    "restart_10k_s": "<= 5",
+}
+
+
+def report(out: dict[str, Any]) -> Report:
+    r = Report("bench raft")
+    for k, v in out.items():
+        if isinstance(v, int | float | None) and not isinstance(v, bool):
+            r.figure(k, v, TARGETS.get(k))
+        else:
+            r.note(k, v)
+    for k in TARGETS:
+        if k not in out:
+            r.figure(k, None, TARGETS[k])
+    return r
