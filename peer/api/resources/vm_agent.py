@@ -30,7 +30,7 @@ routes = Routes(tag="vms")
 
 _PASS_HEADERS = ("Authorization", "Cookie", "X-CSRF-Token", "Content-Type")
 _OBJ: dict[str, Any] = {"type": "object", "additionalProperties": True}
-PATH = {"type": "string", "minLength": 1, "maxLength": 4096, "pattern": "^/"}
+PATH = {"type": "string", "minLength": 1, "maxLength": 4096, "pattern": "^/.*$"}
 USER = {"type": "string", "pattern": "^[a-z_][a-z0-9_.-]{0,31}$"}
 
 EXEC = {
