@@ -43,7 +43,8 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.quantix-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+# The top-level packages too: an editable install maps only those it saw.
+want=$( { cat pyproject.toml; ls -d */__init__.py; } | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || "$(cat $stamp)" != "$want" ]]; then
   echo "setup: installing the project and its dev tools into .venv"
   # pip is noisy about this machine's mirror settings: keep its output for failures only.

@@ -380,7 +380,7 @@ class Lab:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=hs.dir,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _checkout_path()},
                 start_new_session=True,  # its own process group: stop() signals the group
             )
         self._procs[proc.pid] = proc
@@ -445,3 +445,12 @@ class Lab:
         # instances; the default (128 per user) runs out near 20 peers.
         system.raise_sysctl("fs/inotify/max_user_instances", max(1024, nodes * 32))
         system.raise_sysctl("fs/inotify/max_user_watches", 262144)
+
+
+def _checkout_path() -> str:
+    """This checkout first on the peers' path: an editable install made before a
+    top-level package was added (agent/, testkit/) does not map it, and the lab
+    runs this checkout's code either way."""
+    root = str(Path(__file__).resolve().parents[2])
+    rest = os.environ.get("PYTHONPATH")
+    return f"{root}:{rest}" if rest else root
