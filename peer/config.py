@@ -48,6 +48,9 @@ class NodeConfig:
     # Off by default: on a machine that is not a dedicated host it would reset it.
     watchdog: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    # The uplink of OVN networks (overlay tunnels, VLANs): set, and this host runs
+    # Open vSwitch and ovn-controller; None, and only bridge networks work here.
+    data_interface: str | None = None
 
     @property
     def is_factory(self) -> bool:
@@ -63,7 +66,14 @@ class NodeConfig:
 
 _INT_FIELDS = {"api_port", "raft_port"}
 _FLOAT_FIELDS = {"fence_after", "heartbeat", "settle_window"}
-_STR_FIELDS = {"hostname", "mgmt_address", "mgmt_interface", "libvirt_uri", "log_level"}
+_STR_FIELDS = {
+    "hostname",
+    "mgmt_address",
+    "mgmt_interface",
+    "libvirt_uri",
+    "log_level",
+    "data_interface",
+}
 
 
 def parse_config(text: str) -> NodeConfig:

@@ -362,6 +362,13 @@ class Peer:
             healer = SplitHealer(self.store, self.discovery, self.ctx.node_id, self.leave_for)
             self.ctx.services["heal"] = healer
             loops.append(healer)
+        if cfg.data_interface:
+            from peer.net.engine import NetEngine
+
+            net = NetEngine(self.ctx)
+            self.ctx.services["net"] = net
+            self.ctx.status_providers.append(net.status)
+            loops.append(net)
         for loop in loops:
             self._loops.append(loop)
             self._spawn(loop.run())

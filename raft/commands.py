@@ -55,6 +55,7 @@ TABLE_NAMES = frozenset(
         "discovered",
         "groups",
         "registers",  # chaos workloads' CAS registers
+        "ovn",  # QuantumNet: the central host, each host's tunnel address
     }
 )
 

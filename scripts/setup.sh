@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   pkg-config libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
-  qemu-system-x86 qemu-utils ovmf openvswitch-switch
+  qemu-system-x86 qemu-utils ovmf openvswitch-switch ovn-central ovn-host ethtool
   iproute2 nftables tmux bridge-utils
   linux-image-amd64 busybox-static cpio kmod faketime
   mmdebstrap squashfs-tools mtools dosfstools fdisk systemd-boot-efi

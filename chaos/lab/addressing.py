@@ -72,3 +72,24 @@ def host_address(block: ipaddress.IPv4Network, index: int) -> str:
     if not 1 <= index <= MAX_HOSTS:
         raise LabError(f"a lab holds hosts h1..h{MAX_HOSTS}, not h{index}")
     return str(block.network_address + 1 + index)
+
+
+DATA_NET: Final = ipaddress.IPv4Network("10.78.0.0/16")
+
+
+def data_bridge_name(lab: str) -> str:
+    return f"qxd-{lab}"
+
+
+def data_veth_name(lab: str, index: int) -> str:
+    return f"qd{lab}-{index}"
+
+
+def data_veth_re(lab: str) -> re.Pattern[str]:
+    return re.compile(rf"^qd{re.escape(lab)}-(\d+)$")
+
+
+def data_block(block: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    """The data network's /22 beside a lab's management block (same offset in 10.78/16)."""
+    offset = int(block.network_address) - int(LAB_NET.network_address)
+    return ipaddress.IPv4Network((int(DATA_NET.network_address) + offset, BLOCK_PREFIX))

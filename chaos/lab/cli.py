@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--peer-cmd", help="command run in each namespace instead of `quantix peer`")
     up.add_argument("--foreground", action="store_true", help="stay attached; Ctrl-C tears down")
     up.add_argument("--wait", type=float, default=90.0, help="seconds to wait for the admin login")
+    up.add_argument(
+        "--no-data-net",
+        action="store_true",
+        help="no data network (eth1): the hosts run no Open vSwitch/OVN, only bridge networks",
+    )
     add = sub.add_parser("add", help="add one host to a running lab")
     membership(add)
     down = sub.add_parser("down", help="remove everything the lab made")
@@ -137,7 +142,13 @@ def _up(lab: Lab, args: argparse.Namespace) -> int:
         # Installed before building, so Ctrl-C during `up` also tears down.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-    hosts = lab.up(args.nodes, factory=args.factory, cluster=args.cluster, secret=_secret(args))
+    hosts = lab.up(
+        args.nodes,
+        factory=args.factory,
+        cluster=args.cluster,
+        secret=_secret(args),
+        data_net=not args.no_data_net,
+    )
     print(f"lab {lab.name!r}: {len(hosts)} host(s); this machine is {lab.state().bridge_address}")
     _print_hosts(hosts)
     if hosts and not args.peer_cmd and not args.factory:

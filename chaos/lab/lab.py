@@ -41,6 +41,7 @@ DEFAULT_ROOT = Path(os.environ.get("QUANTIX_LAB_ROOT", "/var/lib/quantix-lab"))
 DEFAULT_NAME = os.environ.get("QUANTIX_LAB", "lab")
 DEFAULT_PEER_CMD = ("{quantix}", "peer", "--config", "{config}")
 MGMT_INTERFACE = "eth0"
+DATA_INTERFACE = "eth1"
 PASSWORD_FILE = "initial-admin-password"  # noqa: S105 (a file name)
 
 
@@ -101,8 +102,11 @@ class Lab:
         cluster: str | None = None,
         secret: str | None = None,
         start: bool = True,
+        data_net: bool = False,
     ) -> list[Host]:
-        """Create the bridge and ``nodes`` hosts, and start their peers."""
+        """Create the bridge and ``nodes`` hosts, and start their peers.
+        ``data_net``: a second bridge and an ``eth1`` per host, the uplink of OVN
+        networks (the peers run Open vSwitch and OVN)."""
         if nodes < 0 or nodes > an.MAX_HOSTS:
             raise LabError(f"--nodes must be 0..{an.MAX_HOSTS}")
         if self.exists():
@@ -123,8 +127,13 @@ class Lab:
                 peer_cmd=self._peer_cmd or list(DEFAULT_PEER_CMD),
                 api_port=self._api_port,
             )
+            if data_net:
+                st.data_bridge = an.data_bridge_name(self.name)
+                st.data_subnet = str(an.data_block(block))
             st.save()  # before the bridge exists: down can always find it
             self._make_bridge(st)
+            if st.data_bridge:
+                self._make_data_bridge(st.data_bridge)
         try:
             return [
                 self.add_host(factory=factory, cluster=cluster, secret=secret, start=start)
@@ -166,9 +175,10 @@ class Lab:
         write_private(
             hs.path / "node.yaml",
             render_node_yaml(
-                hs.path, hs.name, hs.address, MGMT_INTERFACE, st.api_port, hs.cluster, secret
+                hs.path, hs.name, hs.address, MGMT_INTERFACE, st.api_port, hs.cluster, secret,
+                DATA_INTERFACE if st.data_bridge else None,
             ),
-        )
+        )  # fmt: skip
         prefix = ipaddress.IPv4Network(st.subnet).prefixlen
         ns = hs.netns
         system.run("ip", "netns", "add", ns)
@@ -189,6 +199,8 @@ class Lab:
         system.run("ip", "link", "set", hs.veth, "master", st.bridge, "up")
         system.run("ip", "-n", ns, "addr", "add", f"{hs.address}/{prefix}", "dev", MGMT_INTERFACE)
         system.run("ip", "-n", ns, "link", "set", MGMT_INTERFACE, "up")
+        if st.data_bridge and st.data_subnet:
+            self._add_data_link(st, hs)
         if start:
             self._start(st, hs)
         return self._view(st, hs)
@@ -299,8 +311,9 @@ class Lab:
         ns_re, veth_re = an.netns_re(self.name), an.veth_re(self.name)
         namespaces = {n for n in system.netns_list() if ns_re.match(n)}
         links = set(system.link_names())
-        veths = {v for v in links if veth_re.match(v)}
+        veths = {v for v in links if veth_re.match(v) or an.data_veth_re(self.name).match(v)}
         bridge = an.bridge_name(self.name)
+        data_bridge = an.data_bridge_name(self.name)
         if st is not None:
             namespaces |= {h.netns for h in st.hosts.values()}
             veths |= {h.veth for h in st.hosts.values()}
@@ -313,13 +326,14 @@ class Lab:
             system.run("ip", "link", "del", veth, check=False)
         for ns in sorted(namespaces):
             system.run("ip", "netns", "del", ns, check=False)
-        if bridge in links:
-            system.run("ip", "link", "del", bridge, check=False)
+        for b in (bridge, data_bridge):
+            if b in links:
+                system.run("ip", "link", "del", b, check=False)
 
         def gone() -> bool:
             now_links = set(system.link_names())
             now_ns = set(system.netns_list())
-            return not (now_links & (veths | {bridge})) and not (now_ns & namespaces)
+            return not (now_links & (veths | {bridge, data_bridge})) and not (now_ns & namespaces)
 
         if not poll_until(gone, timeout, interval=0.1):
             raise LabError(f"lab {self.name!r}: some links or namespaces did not go away")
@@ -370,6 +384,28 @@ class Lab:
         prefix = ipaddress.IPv4Network(st.subnet).prefixlen
         system.run("ip", "addr", "add", f"{st.bridge_address}/{prefix}", "dev", b)
         system.run("ip", "link", "set", b, "up")
+
+    def _make_data_bridge(self, bridge: str) -> None:
+        system.run("ip", "link", "add", bridge, "type", "bridge", "stp_state", "0",
+                   "forward_delay", "0")  # fmt: skip
+        system.run("ip", "link", "set", bridge, "up")
+
+    def _add_data_link(self, st: LabState, hs: HostState) -> None:
+        """eth1 on the data bridge, with the host's data address (the peer moves it
+        onto OVS's br-phy). Checksum offload off on both ends: OVS's userspace
+        datapath forwards what the kernel left for a NIC to finish, and TCP stalls."""
+        assert st.data_bridge and st.data_subnet
+        ns, veth = hs.netns, an.data_veth_name(self.name, hs.index)
+        block = ipaddress.IPv4Network(st.data_subnet)
+        addr = an.host_address(block, hs.index)
+        system.run("ip", "link", "add", veth, "type", "veth", "peer", "name", DATA_INTERFACE,
+                   "netns", ns)  # fmt: skip
+        system.run("ip", "link", "set", veth, "master", st.data_bridge, "up")
+        system.run("ethtool", "-K", veth, "tx", "off")
+        system.run("ip", "netns", "exec", ns, "ethtool", "-K", DATA_INTERFACE, "tx", "off")
+        cidr = f"{addr}/{block.prefixlen}"
+        system.run("ip", "-n", ns, "addr", "add", cidr, "dev", DATA_INTERFACE)
+        system.run("ip", "-n", ns, "link", "set", DATA_INTERFACE, "up")
 
     def _start(self, st: LabState, hs: HostState) -> None:
         argv = [self._expand(a, st, hs) for a in st.peer_cmd]

@@ -14,6 +14,7 @@ def render_node_yaml(
     api_port: int,
     cluster: str | None,
     secret: str | None,
+    data_interface: str | None = None,
 ) -> str:
     """The host's settings: its data dir, address, embedded libvirt, and cluster (if any)."""
     q = json.dumps
@@ -27,6 +28,8 @@ def render_node_yaml(
         f"libvirt_uri: {q('qemu:///embed?root=' + str(host_dir / 'libvirt'))}",
         f"local_socket: {q(str(host_dir / 'peer.sock'))}",
     ]
+    if data_interface is not None:
+        lines.append(f"data_interface: {q(data_interface)}")
     if cluster is not None and secret is not None:
         lines += ["cluster:", f"  name: {q(cluster)}", f"  secret: {q(secret)}"]
     return "\n".join(lines) + "\n"

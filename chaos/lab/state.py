@@ -46,6 +46,9 @@ class LabState:
     peer_cmd: list[str]
     api_port: int = 8443
     hosts: dict[str, HostState] = field(default_factory=dict)
+    # The data network (OVN's uplink): a second bridge, eth1 in every host.
+    data_bridge: str | None = None
+    data_subnet: str | None = None
 
     @property
     def path(self) -> Path:

@@ -47,8 +47,14 @@ async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | N
     cfg = ctx.config
     data = cfg.data_dir / "data"
     try:
+        vifs = None
+        if cfg.data_interface:
+            from hypervisor.vif import OvsVifs
+            from peer.net.engine import ovn_paths
+
+            vifs = OvsVifs(ovn_paths(ctx))
         driver = await asyncio.to_thread(
-            LibvirtDriver, cfg.libvirt_uri, pools={"local": str(data / "local")}
+            LibvirtDriver, cfg.libvirt_uri, pools={"local": str(data / "local")}, vifs=vifs
         )
     except HypervisorError as e:
         log.error("no hypervisor (%s): VMs are not run on this host: %s", cfg.libvirt_uri, e)
