@@ -20,6 +20,7 @@ import hashlib
 import json
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +109,18 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     step("bundle", t)
     if not args.bundle_only:
         t = time.monotonic()
-        layout = plan(image_size(ESP_MIB, SLOT_MIB, DATA_MIB), data_mib=DATA_MIB)
+        layout = plan(
+            image_size(ESP_MIB, SLOT_MIB, DATA_MIB), data_mib=DATA_MIB, disk_guid=str(uuid.uuid4())
+        )
         tmp = CACHE / "parts"
         tmp.mkdir(parents=True, exist_ok=True)
-        disk.esp(tmp / "esp.img", ESP_MIB, version, {"a": (out / "vmlinuz", out / "initrd.img")})
+        disk.esp(
+            tmp / "esp.img",
+            ESP_MIB,
+            version,
+            {"a": (out / "vmlinuz", out / "initrd.img")},
+            disk_id=layout.disk_id,
+        )
         disk.data(tmp / "data.img", DATA_MIB)
         disk.disk(
             out / "quantix-os.img",

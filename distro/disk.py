@@ -41,6 +41,7 @@ def esp(
     size_mib: int,
     version: str,
     slots: dict[str, tuple[Path, Path]],
+    disk_id: str = "",
     extra_files: dict[str, bytes] | None = None,
 ) -> None:
     """A FAT32 ESP: systemd-boot, ``loader.conf`` (no ``default``: see bootentry),
@@ -57,7 +58,9 @@ def esp(
         run(["mcopy", *img, kernel, f"::/{slot}/vmlinuz"])
         run(["mcopy", *img, initrd, f"::/{slot}/initrd.img"])
         entry = bootentry.Entry(1, slot)
-        files[f"loader/entries/{entry.filename}"] = bootentry.content(slot, version).encode()
+        files[f"loader/entries/{entry.filename}"] = bootentry.content(
+            slot, version, disk=disk_id
+        ).encode()
     files.update(extra_files or {})
     with tempfile.TemporaryDirectory(prefix="qx-esp-") as tmp:
         for name, data in files.items():

@@ -38,6 +38,7 @@ ENABLE = (
     "quantix-peer.service",
     "quantix-health.service",
     "quantix-firstboot.service",
+    "quantix-install.service",
     "quantix-console@tty1.service",
     "quantix-console@ttyS0.service",
     "systemd-networkd.service",

@@ -142,10 +142,13 @@ class Peer:
         from peer.api.app import build_app
         from peer.hostmgmt import host_routes
         from peer.join import routes as join_routes
+        from peer.osimage.routes import routes as os_routes
         from peer.vmhost import routes as vmhost_routes
         from peer.webui_static import add_webui
 
-        app = build_app(self.ctx, extra_routes=[join_routes, vmhost_routes, *host_routes(self.ctx)])
+        app = build_app(
+            self.ctx, extra_routes=[join_routes, vmhost_routes, os_routes, *host_routes(self.ctx)]
+        )
         add_webui(app)  # the web UI at / (webui/dist), after the API's routes
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()

@@ -27,6 +27,7 @@ EXTERNAL = {
     "lab": ("chaos.lab.cli", "the N-host lab on this machine"),
     "chaos": ("chaos.cli", "the chaos harness"),
     "console": ("console.main", "the host console (DCUI)"),
+    "os": ("peer.osimage.cli", "Quantix-OS on this host: install, status"),
 }
 
 

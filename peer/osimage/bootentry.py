@@ -81,7 +81,9 @@ def booted_first(filenames: list[str]) -> Entry | None:
     return ordered[0] if ordered else None
 
 
-def content(slot: str, version: str, *, console: str = "ttyS0,115200", extra: str = "") -> str:
+def content(
+    slot: str, version: str, *, disk: str = "", console: str = "ttyS0,115200", extra: str = ""
+) -> str:
     """The text of a slot's entry: its kernel and initrd live under ``/<slot>/``."""
     if slot not in SLOTS:
         raise EntryError(f"slot must be one of {SLOTS}, got {slot!r}")
@@ -89,6 +91,8 @@ def content(slot: str, version: str, *, console: str = "ttyS0,115200", extra: st
         f"quantix.slot={slot} console=tty1 console={console} panic=10 quiet loglevel=3 "
         "systemd.show_status=false systemd.gpt_auto=0"
     )
+    if disk:
+        options += f" quantix.disk={disk}"
     if extra:
         options += " " + extra
     return (

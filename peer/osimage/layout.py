@@ -14,6 +14,7 @@ Partitions start on 1 MiB boundaries; the last 1 MiB is left for GPT's backup ta
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 MIB = 1024 * 1024
@@ -59,6 +60,13 @@ class Partition:
 class Layout:
     disk_size: int
     partitions: tuple[Partition, ...]
+    disk_guid: str = ""  # the GPT's disk GUID (sfdisk picks one when empty)
+
+    @property
+    def disk_id(self) -> str:
+        """The disk GUID as the initrd reads it: the 16 raw bytes in hex
+        (``quantix.disk=`` on the kernel command line)."""
+        return disk_id(self.disk_guid) if self.disk_guid else ""
 
     def by_label(self, label: str) -> Partition:
         for p in self.partitions:
@@ -78,6 +86,11 @@ class Layout:
         return self.by_label(LABELS["data"])
 
 
+def disk_id(guid: str) -> str:
+    """GPT stores a GUID's first three fields little-endian: the raw bytes in hex."""
+    return uuid.UUID(guid).bytes_le.hex()
+
+
 def min_disk_size(esp_mib: int = ESP_MIB, slot_mib: int = SLOT_MIB) -> int:
     """The smallest disk that holds the layout (1 MiB before, 1 MiB after)."""
     return (1 + esp_mib + 2 * slot_mib + MIN_DATA_MIB + 1) * MIB
@@ -89,6 +102,7 @@ def plan(
     esp_mib: int = ESP_MIB,
     slot_mib: int = SLOT_MIB,
     data_mib: int | None = None,
+    disk_guid: str = "",
 ) -> Layout:
     """The layout of a disk of ``disk_size`` bytes. The data partition takes the
     rest of the disk unless ``data_mib`` is given (an image file kept small)."""
@@ -112,7 +126,7 @@ def plan(
     if data_size < MIN_DATA_MIB * MIB or pos + data_size > usable_end:
         raise LayoutError(f"the data partition needs {MIN_DATA_MIB}+ MiB within the disk")
     parts.append(Partition(4, LABELS["data"], LINUX_TYPE, pos, data_size))
-    return Layout(disk_size, tuple(parts))
+    return Layout(disk_size, tuple(parts), disk_guid)
 
 
 def image_size(esp_mib: int = ESP_MIB, slot_mib: int = SLOT_MIB, data_mib: int = 1024) -> int:
@@ -122,7 +136,10 @@ def image_size(esp_mib: int = ESP_MIB, slot_mib: int = SLOT_MIB, data_mib: int =
 
 def sfdisk_script(layout: Layout) -> str:
     """Input for ``sfdisk`` that writes this layout as a GPT."""
-    lines = ["label: gpt", "unit: sectors", "sector-size: 512", ""]
+    lines = ["label: gpt", "unit: sectors", "sector-size: 512"]
+    if layout.disk_guid:
+        lines.append(f"label-id: {layout.disk_guid.upper()}")
+    lines.append("")
     for p in layout.partitions:
         lines.append(
             f"start={p.start_sector}, size={p.sectors}, type={p.type_guid}, name={p.label}"

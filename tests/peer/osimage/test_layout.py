@@ -59,3 +59,19 @@ def test_sfdisk_writes_the_table_the_plan_describes(tmp_path):
     assert [(p["start"] * 512, p["size"] * 512, p["name"]) for p in table] == [
         (p.start, p.size, p.label) for p in layout.partitions
     ]
+
+
+def test_the_disk_guid_is_written_and_read_back_as_the_initrd_reads_it(tmp_path):
+    guid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    layout = plan(image_size(data_mib=600), data_mib=600, disk_guid=guid)
+    img = tmp_path / "disk.img"
+    with open(img, "wb") as f:
+        f.truncate(layout.disk_size)
+    subprocess.run(
+        ["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", str(img)],
+        input=sfdisk_script(layout).encode(),
+        check=True,
+    )
+    with open(img, "rb") as f:
+        f.seek(512 + 56)  # what the initrd's hexdump reads
+        assert f.read(16).hex() == layout.disk_id == "3c2d1e0f5a4b78698796a5b4c3d2e1f0"

@@ -1,0 +1,110 @@
+"""``/host/os``: this host's Quantix-OS slots, and installing an update bundle.
+
+``POST /host/os/update`` takes the bundle as the raw body (admin). It is streamed
+to the data partition, then verified and written to the inactive slot
+(``apply.py``); a bundle that does not verify is 422 ``invalid_bundle`` and
+changes nothing. With ``?reboot=true`` (the default) the host reboots a second
+after answering, into the new slot on trial (docs/os.md). On a host that is not
+Quantix-OS (the lab) it is refused: 409 ``not_quantix_os``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import aiohttp
+
+from peer.api.errors import ApiError, ConflictError
+from peer.api.routes import ApiRequest, Reply, Routes
+from peer.auth.roles import Role
+from peer.hostmgmt import system
+from peer.osimage import apply, bundle, slots
+from peer.upload_sink import UploadRefused, UploadSink
+
+routes = Routes(tag="host")
+MAX_BUNDLE = 1024**3
+CHUNK = 1024 * 1024
+
+OS_STATUS = {"type": "object", "properties": {"os": {"type": "boolean"}}}
+APPLIED = {
+    "type": "object",
+    "properties": {
+        "version": {"type": "string"},
+        "slot": {"type": "string"},
+        "entry": {"type": "string"},
+        "reboot": {"type": "string"},
+    },
+}
+
+
+@routes.get("/host/os", role=Role.VIEWER, summary="This host's OS: slot, version, boot entries",
+            response=OS_STATUS)  # fmt: skip
+async def host_os(req: ApiRequest) -> Reply:
+    return Reply(await asyncio.to_thread(slots.status))
+
+
+@routes.post(
+    "/host/os/update",
+    role=Role.ADMIN,
+    summary="Install an update bundle (raw body) in the inactive slot",
+    consumes="application/octet-stream",
+    query={"reboot": {"type": "string", "enum": ["true", "false"]}},
+    response=APPLIED,
+    status=202,
+)
+async def host_os_update(req: ApiRequest) -> Reply:
+    if slots.running_slot() is None:
+        raise ConflictError("this host does not run Quantix-OS", code="not_quantix_os")
+    incoming = Path(req.ctx.config.data_dir) / "os" / "incoming.bundle"
+    await _receive(req, incoming)
+    try:
+        done = await asyncio.to_thread(_apply_file, incoming)
+    finally:
+        await asyncio.to_thread(incoming.unlink, True)
+    how = "no"
+    if req.query.get("reboot", "true") == "true":
+        mode = system.actions_mode(req.ctx.config.libvirt_uri)
+        how = "in 1 s" if mode == "system" else "recorded"
+        asyncio.get_running_loop().call_later(1.0, _reboot, mode)
+    return Reply(
+        {"version": done.version, "slot": done.slot, "entry": done.entry, "reboot": how},
+        status=202,
+    )
+
+
+def _apply_file(path: Path) -> apply.Applied:
+    try:
+        with open(path, "rb") as f:
+            return apply.apply(f)
+    except bundle.BundleError as e:
+        err = ApiError(str(e), code="invalid_bundle")
+        err.status = 422
+        raise err from None
+    except (apply.ApplyError, OSError) as e:
+        raise ConflictError(f"cannot install the update: {e}", code="os_update_failed") from None
+
+
+def _reboot(mode: str) -> None:
+    with contextlib.suppress(Exception):
+        system.power("reboot", mode)
+
+
+async def _receive(req: ApiRequest, final: Path) -> None:
+    try:
+        sink = await asyncio.to_thread(UploadSink, final, MAX_BUNDLE)
+    except OSError as e:
+        raise ConflictError(f"cannot store the bundle: {e.strerror}", code="write_failed") from None
+    try:
+        async for chunk in req.http.content.iter_chunked(CHUNK):
+            await asyncio.to_thread(sink.write, chunk)
+        await asyncio.to_thread(sink.finish, None)
+    except UploadRefused as e:
+        await asyncio.to_thread(sink.abort)
+        err = ApiError(e.message, code=e.code)
+        err.status = e.status
+        raise err from None
+    except (aiohttp.ClientPayloadError, ConnectionError):
+        await asyncio.to_thread(sink.abort)
+        raise ApiError("the upload was cut short", code="incomplete_upload") from None
