@@ -44,3 +44,10 @@ class SecretWrapError(DiscoveryError):
 
     status = 400
     code = "bad_secret_payload"
+
+
+class PairingError(DiscoveryError):
+    """Adopting a factory host failed: no, a wrong or a stale pairing proof."""
+
+    status = 403
+    code = "pairing_refused"

@@ -7,18 +7,28 @@
     prove    {node_id=A, nonce_a, nonce_b, proof_a}    ->
                                                     B checks proof_a = MAC(joiner | ...)
 
-MAC = HMAC-SHA256 keyed with K = HMAC(secret, "quantix-join-v1 key|" + cluster),
-over an unambiguous (length-prefixed) transcript: protocol, role label, cluster,
+MAC = HMAC-SHA256 keyed with K = scrypt(secret, salt="quantix-join-v2 key|" +
+cluster) (``KDF``: 32 MiB and ~0.1 s per try), over an unambiguous
+(length-prefixed) transcript: protocol, role label, cluster,
 A, B, nonce_a, nonce_b, B's TLS certificate SHA-256 as each side knows it, and
 A's raft address. So a proof is bound to both node ids, this cluster, both
 fresh nonces, this TLS connection (a man in the middle presents another
 certificate, and the proofs stop matching) and the address A will be admitted
 with. The role label keeps B's proof from being reflected as A's. B keeps each
 nonce_b once, for ``ttl`` seconds: a replayed or late ``prove`` is refused.
+
+Why scrypt: anyone may send a hello, and the answer carries B's proof, so a
+captured answer lets an attacker test guesses of the secret offline. With a
+plain HMAC key that costs two HMACs per guess; with scrypt each guess costs the
+KDF (memory-hard, so GPUs gain little), and a generated join code (128 bits,
+``new_join_code``) leaves nothing to guess at all. Each side derives K once per
+secret and keeps it (``derive_key`` is cached), so hellos cost the responder
+only HMACs.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -29,7 +39,15 @@ from typing import Any, Final
 from discovery.errors import HandshakeError
 from discovery.model import CLUSTER_ID_RE, CLUSTER_NAME_RE, NODE_ID_RE
 
-PROTOCOL: Final = "quantix-join-v1"
+PROTOCOL: Final = "quantix-join-v2"
+# scrypt cost of the join key: n=2^15, r=8 is 32 MiB of memory and ~0.1 s on
+# one core of the lab machine (measured, docs/security.md); p=1.
+KDF: Final = {"n": 2**15, "r": 8, "p": 1}
+_KDF_MAXMEM: Final = 64 * 1024 * 1024
+# A generated join code: 26 characters of Crockford's base32 (no I, L, O, U) =
+# 130 bits, shown in groups of five so a person can type it from a screen.
+_CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+JOIN_CODE_CHARS: Final = 26
 NONCE_BYTES: Final = 32
 _HEX_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 _ADDR_RE: Final = re.compile(r"^[0-9.]{7,15}:[0-9]{1,5}$")
@@ -110,6 +128,20 @@ class JoinerState:
 
 def new_nonce() -> str:
     return secrets.token_hex(NONCE_BYTES)
+
+
+def new_join_code() -> str:
+    """A fresh cluster secret of 130 random bits a person can type (``XXXXX-...``)."""
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(JOIN_CODE_CHARS))
+    return "-".join(raw[i : i + 5] for i in range(0, len(raw), 5))
+
+
+@functools.lru_cache(maxsize=8)
+def derive_key(secret: str, cluster: str) -> bytes:
+    """K: the secret stretched with scrypt, salted with the protocol and the
+    cluster name. Cached: each side pays the KDF once per secret, not per hello."""
+    salt = f"{PROTOCOL} key|{cluster}".encode()
+    return hashlib.scrypt(secret.encode(), salt=salt, maxmem=_KDF_MAXMEM, dklen=32, **KDF)
 
 
 def cert_fingerprint(der: bytes) -> str:
@@ -232,13 +264,13 @@ class _Transcript:
     def mac(self, secret: str, label: str) -> str:
         if not _FP_RE.match(self.cert_fp):
             raise HandshakeError("certificate fingerprint must be SHA-256 hex or empty")
-        key = hmac.new(secret.encode(), f"{PROTOCOL} key|{self.cluster}".encode(), hashlib.sha256)
+        key = derive_key(secret, self.cluster)
         fields = (PROTOCOL, label, self.cluster, self.joiner, self.responder, self.nonce_a,
                   self.nonce_b, self.cert_fp, self.raft_addr)  # fmt: skip
         # Length-prefixed so that no choice of field values can make two
         # different transcripts serialize to the same bytes.
         msg = b"".join(len(f.encode()).to_bytes(4, "big") + f.encode() for f in fields)
-        return hmac.new(key.digest(), msg, hashlib.sha256).hexdigest()
+        return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
 
 def _fields(d: Any, names: tuple[str, ...]) -> dict[str, str]:

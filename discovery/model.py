@@ -26,6 +26,7 @@ NODE_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 CLUSTER_NAME_RE: Final = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 CLUSTER_ID_RE: Final = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 VERSION_RE: Final = re.compile(r"^[A-Za-z0-9.+_-]{1,32}$")
+CERT_FP_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 HOSTNAME_RE: Final = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$")
 
 
@@ -48,6 +49,9 @@ class Announcement:
     cluster_id: str = ""
     hostname: str = ""
     young: bool = False
+    # SHA-256 hex of the host's API certificate: a hint (mDNS is not
+    # authenticated); what pins it is the pairing code or the join proof.
+    cert_fp: str = ""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -114,6 +118,8 @@ def validate(a: Announcement) -> None:
         raise TxtError(f"version {a.version!r} must be 1-32 of [A-Za-z0-9.+_-]")
     if a.hostname and not HOSTNAME_RE.match(a.hostname):
         raise TxtError(f"hostname {a.hostname!r} is not a host name")
+    if a.cert_fp and not CERT_FP_RE.match(a.cert_fp):
+        raise TxtError("certificate fingerprint must be 64 hex characters")
     if a.role not in ROLES:
         raise TxtError(f"role {a.role!r} must be one of {sorted(ROLES)}")
     # The fields must tell one story, or the bootstrap rule would act on nonsense.

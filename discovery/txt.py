@@ -24,6 +24,7 @@ _KEYS: Final = {
     "ver": "version",
     "role": "role",
     "host": "hostname",
+    "fp": "cert_fp",
 }
 # Written only while true. A peer that does not send it (an older version) counts
 # as settled: the safe reading, since a settled cluster never dissolves by itself.
@@ -104,4 +105,5 @@ def parse_txt(data: bytes) -> Announcement:
         role=cast(Role, pairs["role"]),  # validated by Announcement itself
         hostname=pairs.get("host", ""),
         young=pairs.get(YOUNG_KEY) == "1" and bool(pairs.get("cid")),
+        cert_fp=pairs.get("fp", ""),
     )

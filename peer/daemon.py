@@ -57,6 +57,7 @@ INITIAL_PASSWORD_FILE = "initial-admin-password"  # noqa: S105 (a file name, not
 # s: one barrier attempt while catching up; between two, a joiner checks that the
 # instance it joined still exists (it may have dissolved into another).
 CATCH_UP_TRY = 2.0
+PAIRING_CODE_FILE = "pairing-code"
 
 
 class Peer:
@@ -107,6 +108,9 @@ class Peer:
         # overlaps it instead of delaying it. Nobody calls a "joining" or "factory"
         # host's API within the few hundred ms the API takes to come up.
         await self._start_discovery(cluster_name, role, saved.get("cluster_id", ""))
+        if not (cluster_name and secret):
+            # Before the API: a factory host answers adoption from its first request.
+            await self._await_adoption()
         await self._serve_api(cert, key)
         self._notify_systemd()
         if saved.get("joined") and cluster_name and secret:
@@ -120,9 +124,6 @@ class Peer:
             )
         elif cluster_name and secret:
             self._start_formation(cluster_name, secret)
-        else:
-            self.ctx.services["accept_adoption"] = self.accept_adoption
-            log.info("factory state: waiting to be adopted", extra=kv(node=node_id))
         await self._stop.wait()
         await self.shutdown()
         if self.leaving is not None:
@@ -138,16 +139,65 @@ class Peer:
         if interval is not None:
             self._spawn(sdnotify.ping_watchdog(interval))
 
+    async def _await_adoption(self) -> None:
+        """Factory state: show a pairing code (console, log, a 0600 file) and
+        accept adoption only from whoever proves it (peer/pairing.py)."""
+        from discovery.pairing import PairingBook, pairing_key
+        from peer.pairing import Pairing
+
+        code = self._pairing_code()
+        key = await asyncio.to_thread(pairing_key, code, self.ctx.node_id)
+        book = PairingBook(self.ctx.node_id, self.cert_fp, key)
+        self.ctx.services["pairing"] = Pairing(code, book, self.accept_adoption)
+        # The console's own join (peer/hostmgmt, over the local socket only).
+        self.ctx.services["accept_adoption"] = self.accept_adoption
+        # The code is for the person at this host: on its console and in its
+        # log (the DCUI shows it too); it only lets someone adopt this host.
+        log.info(
+            "factory state: waiting to be adopted",
+            extra=kv(node=self.ctx.node_id, pairing_code=code, certificate=self.cert_fp),
+        )
+        print(
+            f"\nQuantix host {self.ctx.hostname} ({self.ctx.node_id}) is waiting to be adopted.\n"
+            f"  pairing code: {code}\n"
+            f"  certificate:  {self.cert_fp}\n",
+            file=sys.stdout,
+            flush=True,
+        )
+
+    def _pairing_code(self) -> str:
+        """This factory host's code, kept (0600) so a restart shows the same one."""
+        from discovery.errors import PairingError
+        from discovery.pairing import new_pairing_code, normalize_code
+
+        path = self.data_dir / PAIRING_CODE_FILE
+        try:
+            code = path.read_text().strip()
+            normalize_code(code)
+            return code
+        except (OSError, PairingError):
+            code = new_pairing_code()
+            write_file(path, code + "\n", 0o600)
+            return code
+
     async def _serve_api(self, cert: Path, key: Path) -> None:
         from peer.api.app import build_app
         from peer.hostmgmt import host_routes
         from peer.join import routes as join_routes
         from peer.osimage.routes import routes as os_routes
+        from peer.pairing import routes as pairing_routes
         from peer.vmhost import routes as vmhost_routes
         from peer.webui_static import add_webui
 
         app = build_app(
-            self.ctx, extra_routes=[join_routes, vmhost_routes, os_routes, *host_routes(self.ctx)]
+            self.ctx,
+            extra_routes=[
+                join_routes,
+                pairing_routes,
+                vmhost_routes,
+                os_routes,
+                *host_routes(self.ctx),
+            ],
         )
         add_webui(app)  # the web UI at / (webui/dist), after the API's routes
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -183,17 +233,20 @@ class Peer:
             role=role,  # type: ignore[arg-type]
             cluster_id=cluster_id,
             hostname=self.ctx.hostname[:63],
+            cert_fp=self.cert_fp,
         )
         address = None if self.config.mgmt_interface else self.ctx.address
         self.discovery = Discovery(me, address, interface=self.config.mgmt_interface)
         await self.discovery.async_start()
         self.ctx.services["discovery"] = self.discovery
 
-    def _start_formation(self, cluster_name: str, secret: str) -> None:
+    def _start_formation(
+        self, cluster_name: str, secret: str, pins: dict[str, str] | None = None
+    ) -> None:
         from peer.formation import Formation
 
         assert self.discovery is not None
-        self.formation = Formation(self, cluster_name, secret)
+        self.formation = Formation(self, cluster_name, secret, pins)
         self._spawn(self.formation.run())
 
     # -- membership ------------------------------------------------------------
@@ -208,6 +261,7 @@ class Peer:
         bootstrap: bool,
     ) -> None:
         """Start the Raft node and everything that needs one."""
+        from discovery.handshake import derive_key
         from peer.join import JoinResponder
         from raft.node import RaftStore
 
@@ -245,7 +299,10 @@ class Peer:
             await self._found_cluster(cluster_name, cluster_id, raft_addr)
         from peer.heal import is_young
 
+        self.ctx.services.pop("pairing", None)
         self.ctx.services.pop("accept_adoption", None)
+        # The join key's slow KDF once, off the loop: hellos then cost HMACs only.
+        await asyncio.to_thread(derive_key, secret, cluster_name)
         self.ctx.services["join"] = JoinResponder(
             cluster_name, cluster_id, self.ctx.node_id, secret, self.cert_fp
         )
@@ -486,31 +543,41 @@ class Peer:
         write_file(self.membership.path, fresh, 0o644)
 
     # -- hooks for the API -------------------------------------------------------
-    async def adopt(self, node_id: str, record: dict[str, Any]) -> None:
-        from peer.join import send_adoption
+    async def adopt(self, node_id: str, record: dict[str, Any], code: str) -> dict[str, Any]:
+        """Adopt the factory host ``node_id`` with the pairing code read off its console."""
+        from peer.pairing import adopt_with_code
 
         url = f"https://{record['address']}:{record.get('api_port', 8443)}"
         payload = AdoptPayload(
             cluster_name=self._cluster_name,
             cluster_id=self._cluster_id,
             sponsor=self.ctx.node_id,
+            sponsor_fp=self.cert_fp,
             secret=self._secret,
         )
-        await send_adoption(url, payload)
+        fp = record.get("cert_fp")
+        answer = await adopt_with_code(url, node_id, code, payload, fp or None)
         log.info("adoption sent", extra=kv(node=node_id, url=url))
+        return answer
 
     async def accept_adoption(self, payload: AdoptPayload) -> None:
         if self.formation is not None or self.store is not None:
             raise ValueError("this host is already joining a cluster")
+        self.ctx.services.pop("pairing", None)
         self.ctx.services.pop("accept_adoption", None)
         self.membership.save(cluster_name=payload.cluster_name, adopted_by=payload.sponsor)
         self.membership.save_secret(payload.secret)
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / PAIRING_CODE_FILE).unlink()
         if isinstance(self.ctx.store, PendingStore):
             self.ctx.store.role = "joining"
         if self.discovery is not None:
             await self.discovery.async_update(cluster_name=payload.cluster_name, role="joining")
         log.info("adopted", extra=kv(cluster=payload.cluster_name, sponsor=payload.sponsor))
-        self._start_formation(payload.cluster_name, payload.secret)
+        # The sponsor's certificate came with the pairing proof: pin it.
+        self._start_formation(
+            payload.cluster_name, payload.secret, {payload.sponsor: payload.sponsor_fp}
+        )
 
     async def remove_node(self, node_id: str) -> None:
         assert self.store is not None

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from discovery.bootstrap import Decision
 from discovery.bootstrap import new_cluster_id as _ordered_id
+from discovery.handshake import derive_key
 from peer import __version__
 from peer.join import JoinRefused, request_join
 from peer.logs import kv
@@ -54,8 +55,12 @@ class _Peer(Protocol):
 
 
 class Formation:
-    def __init__(self, peer: _Peer, cluster_name: str, secret: str) -> None:
+    def __init__(
+        self, peer: _Peer, cluster_name: str, secret: str, pins: dict[str, str] | None = None
+    ) -> None:
         self.peer = peer
+        # node id -> certificate SHA-256 it must show (an adopted host's sponsor).
+        self.pins = dict(pins or {})
         self.cluster_name = cluster_name
         self.secret = secret
         self.started = time.time()
@@ -86,6 +91,9 @@ class Formation:
 
     async def run(self) -> None:
         disc = self.peer.discovery
+        # The join key's KDF (~0.1 s) during the settle window, not on the
+        # critical path of the join that follows it.
+        kdf = asyncio.ensure_future(asyncio.to_thread(derive_key, self.secret, self.cluster_name))
         unsubscribe = disc.subscribe(lambda *_: self._changed.set())
         try:
             while not self.done:
@@ -112,7 +120,7 @@ class Formation:
                     )
                     self.done = True
                 elif d.action == "join" and d.target is not None:
-                    if await self._join(d.target.api_url):
+                    if await self._join(d.target.api_url, self.pins.get(d.target.node_id)):
                         break
                     if "HTTP 503" in (self.error or ""):
                         # The member is still starting: it announces "leader" once it
@@ -127,6 +135,7 @@ class Formation:
                     await self._wait_change(min(POLL, settle + 0.005) if settle > 0 else POLL)
         finally:
             unsubscribe()
+            await kdf
 
     async def _wait_change(self, timeout: float) -> None:
         """Until mDNS shows a change (a new host, a role) or ``timeout`` seconds."""
@@ -139,10 +148,15 @@ class Formation:
                 return True
         return False
 
-    async def _join(self, api_url: str) -> bool:
+    async def _join(self, api_url: str, expect_fp: str | None = None) -> bool:
         try:
             adm = await request_join(
-                api_url, self.cluster_name, self.secret, self.peer.ctx.node_id, self._host()
+                api_url,
+                self.cluster_name,
+                self.secret,
+                self.peer.ctx.node_id,
+                self._host(),
+                expect_fp=expect_fp,
             )
         except JoinRefused as e:
             if e.reason != self.error:

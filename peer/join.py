@@ -11,40 +11,38 @@ Both proofs are bound to the responder's TLS certificate as the joiner saw it,
 so a man in the middle cannot relay the handshake. A refusal carries a reason
 that both sides log and show in their status.
 
-Adoption: ``POST /api/v1/cluster/adopt`` on a factory-state host takes the cluster
-name and secret (inside the TLS body only) and makes the host join.
+Adopting a factory-state host (with its pairing code) is peer/pairing.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from yarl import URL
 
-from discovery.adopt import AdoptPayload, unwrap_secret, wrap_secret
 from discovery.errors import DiscoveryError
 from discovery.handshake import (
     ChallengeBook,
     JoinChallenge,
     JoinHello,
     JoinProve,
+    derive_key,
     finish_join,
     start_join,
 )
-from discovery.model import CLUSTER_ID_RE, CLUSTER_NAME_RE, HOSTNAME_RE, NODE_ID_RE
-from peer.api.errors import ApiError, BadRequest, Forbidden, Unavailable
+from discovery.model import CLUSTER_NAME_RE, HOSTNAME_RE, NODE_ID_RE
+from peer.api.errors import BadRequest, Forbidden, TooManyRequests, Unavailable
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.logs import kv
+from peer.peertls import normalize_fp, peer_cert_fp, pinned
+from peer.ratelimit import RateLimiter
 from raft.store import put
 
 log = logging.getLogger("peer.join")
@@ -103,18 +101,23 @@ ADMITTED = {
         "leader": {"type": ["string", "null"]},
     },
 }
-ADOPT_BODY = {
-    "type": "object",
-    "required": ["v", "cluster_name", "cluster_id", "sponsor", "secret"],
-    "properties": {
-        "v": _V,
-        "cluster_name": _CLUSTER,
-        "cluster_id": {"type": "string", "pattern": CLUSTER_ID_RE.pattern},
-        "sponsor": _NODE_ID,
-        "secret": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]{12,256}$"},
-    },
-    "additionalProperties": False,
-}
+# Open handshake routes (join and pairing hellos) per source address: a burst
+# for a host retrying, then one a second — online guessing stays slow, and the
+# cached KDF means an answer costs the responder only HMACs.
+HELLO_RATE, HELLO_BURST = 1.0, 20
+
+
+def check_hello_rate(req: ApiRequest) -> None:
+    """429 ``rate_limited`` when this source sent too many hellos."""
+    limiter = req.ctx.services.get("hello_limiter")
+    if not isinstance(limiter, RateLimiter):
+        limiter = req.ctx.services["hello_limiter"] = RateLimiter(HELLO_RATE, HELLO_BURST)
+    source = req.remote or "?"
+    if not limiter.allow(source, time.monotonic()):
+        wait = round(limiter.retry_after(source), 1)
+        raise TooManyRequests(
+            f"too many handshake attempts from {source}; retry in {wait} s", retry_after_s=wait
+        )
 
 
 class JoinRefused(Exception):
@@ -173,6 +176,7 @@ def _responder(req: ApiRequest) -> JoinResponder:
 async def join_hello(req: ApiRequest) -> Reply:
     """Open: the answer carries this member's proof of the cluster secret."""
     responder = _responder(req)
+    check_hello_rate(req)
     try:
         hello = JoinHello.from_dict(req.body)
         challenge = responder.book.answer(responder.secret, hello, time.time(), responder.cert_fp)
@@ -259,60 +263,7 @@ async def join_abort(req: ApiRequest) -> None:
         )
 
 
-@routes.post(
-    "/cluster/adopt",
-    role=None,
-    summary="Adopt this factory-state host into a cluster (called by a member)",
-    body=ADOPT_BODY,
-    response=_OBJ,
-    status=202,
-)
-async def adopt_me(req: ApiRequest) -> Reply:
-    """Open only while this host is in factory state; afterwards refused."""
-    hook = req.ctx.services.get("accept_adoption")
-    if hook is None:
-        raise ApiError("this host already belongs to a cluster", code="not_factory", status=409)
-    try:
-        payload = unwrap_secret(req.body)
-    except DiscoveryError as e:
-        raise BadRequest(str(e)) from None
-    await hook(payload)
-    return Reply({"status": "joining", "cluster_name": payload.cluster_name}, status=202)
-
-
 # -- the joiner's side ------------------------------------------------------
-
-
-def client_ssl() -> ssl.SSLContext:
-    """Peers use self-signed certificates: we do not verify the chain, but the
-    join proofs are bound to the certificate we saw (see module docstring)."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-async def peer_cert_fp(api_url: str, timeout: float = 5.0) -> str:
-    """SHA-256 of the certificate the host at ``api_url`` presents.
-
-    Read on its own TLS connection (aiohttp hides the one a request used): a
-    man in the middle would have to present the same certificate on every
-    connection, and then the responder's proofs, bound to its real
-    certificate, no longer match.
-    """
-    url = URL(api_url)
-    host, port = url.host or "", url.port or 443
-    _, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port, ssl=client_ssl()), timeout
-    )
-    try:
-        sslobj = writer.get_extra_info("ssl_object")
-        der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
-    return hashlib.sha256(der).hexdigest() if der else ""
 
 
 async def _post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -336,16 +287,29 @@ async def request_join(
     node_id: str,
     host: dict[str, Any],
     timeout: float = 10.0,
+    expect_fp: str | None = None,
 ) -> dict[str, Any]:
     """Run the handshake against the member at ``api_url``; return its admission
-    (``cluster_id``, ``voters``, ``leader``). Raises JoinRefused with the reason."""
+    (``cluster_id``, ``voters``, ``leader``). Raises JoinRefused with the reason.
+
+    Every request goes to the certificate read first (pinned): the member's
+    proof is bound to that certificate, so a man in the middle either shows its
+    own (and the proof fails) or cannot read the connection. ``expect_fp``: the
+    certificate the member must show (an adopted host knows its sponsor's)."""
     raft_addr = f"{host['address']}:{host['raft_port']}"
     hello, state = start_join(cluster, node_id, raft_addr)
+    # The slow KDF (cached after the first time), off the event loop.
+    await asyncio.to_thread(derive_key, secret, cluster)
+    try:
+        fp = await peer_cert_fp(api_url)
+    except (OSError, TimeoutError, ssl.SSLError) as e:
+        raise JoinRefused(f"{api_url}: cannot reach it ({type(e).__name__}: {e})") from None
+    if expect_fp is not None and fp != normalize_fp(expect_fp):
+        raise JoinRefused(f"{api_url}: its certificate is not the one we were told to expect")
     to = aiohttp.ClientTimeout(total=timeout)
-    conn = aiohttp.TCPConnector(ssl=client_ssl(), limit=1, force_close=False)
+    conn = aiohttp.TCPConnector(ssl=pinned(fp), limit=1, force_close=False)
     async with aiohttp.ClientSession(timeout=to, connector=conn) as session:
         try:
-            fp = await peer_cert_fp(api_url)
             data = await _post(session, f"{api_url}/api/v1/cluster/join/hello", hello.to_dict())
             try:
                 challenge = JoinChallenge.from_dict(data)
@@ -359,28 +323,11 @@ async def request_join(
                 raise JoinRefused(str(e)) from None
             body = {**prove.to_dict(), "host": host}
             admitted = await _post(session, f"{api_url}/api/v1/cluster/join/prove", body)
+        except aiohttp.ServerFingerprintMismatch:
+            raise JoinRefused(f"{api_url}: its certificate changed during the join") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             raise JoinRefused(f"{api_url}: cannot reach it ({type(e).__name__}: {e})") from None
     voters = admitted.get("voters")
     if not isinstance(voters, list) or not voters or not all(isinstance(v, str) for v in voters):
         raise JoinRefused(f"{api_url}: the admission lists no voters")
     return admitted
-
-
-async def send_adoption(
-    api_url: str, payload: AdoptPayload, timeout: float = 10.0
-) -> dict[str, Any]:
-    """Member side of adoption: hand the secret to a factory host over TLS."""
-    to = aiohttp.ClientTimeout(total=timeout)
-    conn = aiohttp.TCPConnector(ssl=client_ssl())
-    async with aiohttp.ClientSession(timeout=to, connector=conn) as session:
-        try:
-            data = await _post(session, f"{api_url}/api/v1/cluster/adopt", wrap_secret(payload))
-        except (aiohttp.ClientError, TimeoutError) as e:
-            raise ValueError(f"cannot reach {api_url}: {e}") from None
-        except JoinRefused as e:
-            raise ValueError(e.reason) from None
-    return data
-
-
-AdoptionHook = Callable[[AdoptPayload], Awaitable[None]]

@@ -126,6 +126,7 @@ class NodeRecorder:
                             "hostname": h.info.hostname,
                             "address": h.address,
                             "api_port": h.info.api_port,
+                            "cert_fp": h.info.cert_fp or None,
                             "seen_at": time.time(),
                         },
                     )

@@ -5,7 +5,8 @@ subprotocol) relays raw RFB bytes. The peer that hosts the VM relays to the VM's
 VNC unix socket; any other peer relays to the hosting peer's same endpoint,
 forwarding the caller's own credentials (bearer token, or the session cookie),
 so the hosting peer checks the same user again and no peer-to-peer trust is
-added. Browsers cannot set headers on a websocket, so a token may come as the
+added; the hosting peer must show the certificate of its node record.
+Browsers cannot set headers on a websocket, so a token may come as the
 subprotocol ``qx-token.<token>`` (the API's guard accepts it); a session cookie
 is honoured only from the same origin (cross-site websocket hijacking).
 """
@@ -25,7 +26,7 @@ from peer.api.errors import ApiError, ConflictError, Forbidden, Unavailable
 from peer.api.guard import subprotocol_token
 from peer.api.routes import ApiRequest
 from peer.forward import FORWARDED_HEADER, peer_origin
-from peer.join import client_ssl
+from peer.peertls import mismatch
 
 log = logging.getLogger("peer.vmconsole")
 
@@ -74,7 +75,7 @@ async def console_websocket(req: ApiRequest, vm_id: str) -> web.StreamResponse:
 
 
 async def _forward(req: ApiRequest, vm_id: str, node: str) -> web.StreamResponse:
-    origin = peer_origin(req, node, "the VM")
+    origin, pin = peer_origin(req, node, "the VM")
     url = f"{origin}/api/v1/vms/{vm_id}/console"
     http = req.http
     headers = {FORWARDED_HEADER: req.ctx.node_id}
@@ -91,7 +92,7 @@ async def _forward(req: ApiRequest, vm_id: str, node: str) -> web.StreamResponse
             f"the VM runs on {node}: connect there (local credentials cannot be forwarded)",
             code="wrong_host",
         )
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl()))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=pin))
     try:
         upstream = await session.ws_connect(
             url, headers=headers, protocols=(VNC_SUBPROTOCOL,), max_msg_size=4 * 1024 * 1024
@@ -100,6 +101,9 @@ async def _forward(req: ApiRequest, vm_id: str, node: str) -> web.StreamResponse
         await session.close()
         raise ApiError(f"the VM's host refused the console: {e.message}", code="console_refused",
                        status=502 if e.status >= 500 else 409) from None  # fmt: skip
+    except aiohttp.ServerFingerprintMismatch:
+        await session.close()
+        raise mismatch(node, "the VM") from None
     except (aiohttp.ClientError, OSError, TimeoutError) as e:
         await session.close()
         raise Unavailable(f"cannot reach the VM's host {node}: {e}") from None

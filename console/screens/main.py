@@ -33,6 +33,12 @@ class MainScreen(Screen):
         if host.get("setup_required"):
             out.append(Line("  First boot: press Enter to set up this host.", "warn"))
             out.append(Line())
+        if p.get("pairing_code"):
+            # Factory state: an admin adopts this host from the cluster's UI or
+            # CLI with this code; it proves they can see this screen.
+            out.append(kv("Pairing code", str(p["pairing_code"]), "warn"))
+            out.append(Line("  Give it to the cluster's admin to adopt this host.", "dim"))
+            out.append(Line())
         api_port = p.get("api_port", 8443)
         health = (c.get("health") or {}).get("status") or h.get("status") or "-"
         hstyle = "ok" if health in ("healthy", "ok") else "warn"

@@ -96,6 +96,13 @@ class Locked(ApiError):
     code = "account_locked"
 
 
+class TooManyRequests(ApiError):
+    """This source called an open route too often; retry after ``retry_after_s``."""
+
+    status = 429
+    code = "rate_limited"
+
+
 class Unavailable(ApiError):
     """The cluster cannot serve this now (no quorum, commit timeout); retry later."""
 

@@ -434,7 +434,11 @@ class HostManager:
                 status=409,
             )
         payload = AdoptPayload(
-            cluster_name=name, cluster_id="console", sponsor=self.ctx.node_id, secret=secret
+            cluster_name=name,
+            cluster_id="console",
+            sponsor=self.ctx.node_id,
+            sponsor_fp="",  # nobody to pin: the person at the console typed the secret
+            secret=secret,
         )
         try:
             await hook(payload)

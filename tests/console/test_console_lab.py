@@ -298,6 +298,9 @@ def test_factory_host_set_up_later_joins_with_f4_then_leaves(
         c.wait("The host waits to be adopted into a cluster")
         c.keys("Enter")
         c.wait(r"Role:\s+factory state")
+        # The pairing code an admin adopts this host with, and only on its console.
+        code = (host.data_dir / "pairing-code").read_text().strip()
+        c.wait(rf"Pairing code:\s+{code}")
     finally:
         c.close()
     c = TmuxConsole(sock(host))  # a new console: not unlocked any more

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from discovery.adopt import AdoptPayload, unwrap_secret, wrap_secret
-from discovery.errors import HandshakeError, SecretWrapError
+from discovery.errors import HandshakeError, PairingError, SecretWrapError
 from discovery.handshake import (
     ChallengeBook,
     JoinChallenge,
@@ -113,8 +113,11 @@ def test_malformed_messages_are_refused(body: object) -> None:
 
 
 def test_adoption_payload_round_trip_and_repr_hides_secret() -> None:
-    p = AdoptPayload("prod", "cid-1", "bbbb", SECRET)
-    assert unwrap_secret(json.loads(json.dumps(wrap_secret(p)))) == p
+    p = AdoptPayload("prod", "cid-1", "bbbb", "ee" * 32, SECRET)
+    body = wrap_secret(p, "aa" * 32, "bb" * 32)
+    assert unwrap_secret(json.loads(json.dumps(body))) == (p, "aa" * 32, "bb" * 32)
     assert SECRET not in repr(p)
     with pytest.raises(SecretWrapError):
-        unwrap_secret({**wrap_secret(p), "secret": "short"})
+        unwrap_secret({**body, "secret": "short"})
+    with pytest.raises(PairingError):  # no proof of the pairing code
+        unwrap_secret({k: v for k, v in body.items() if k != "proof"})

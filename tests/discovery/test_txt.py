@@ -49,7 +49,7 @@ def test_young_is_sent_only_while_true_and_absent_means_settled() -> None:
 
 def test_record_has_only_hint_keys() -> None:
     keys = set(split_txt(encode_txt(ann())))
-    assert keys == {"txtvers", "id", "cl", "cid", "api", "raft", "ver", "role", "host"}
+    assert keys == {"txtvers", "id", "cl", "cid", "api", "raft", "ver", "role", "host", "fp"}
 
 
 def test_parse_ignores_unknown_keys_and_keeps_first_duplicate() -> None:

@@ -129,7 +129,11 @@ def test_factory_host_is_discovered_and_adopted_by_api(lab: Lab) -> None:
         return True
 
     wait_for(discovered, FORM_TIMEOUT, "the factory host to be listed as discovered")
-    status, body = api(hosts[1]).post(f"/cluster/discovered/{fresh_id}/adopt")
+    # The code a person reads off the factory host's console (its local API).
+    code = peer(fresh)["pairing_code"]
+    status, body = api(hosts[1]).post(
+        f"/cluster/discovered/{fresh_id}/adopt", {"pairing_code": code}
+    )
     assert status == 202, body
     hosts.append(fresh)
     wait_for(lambda: formed(hosts, 3), FORM_TIMEOUT, "the adopted host to join")

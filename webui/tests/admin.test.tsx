@@ -21,7 +21,10 @@ describe("hosts", () => {
     fireEvent.click(within(row).getByRole("button", { name: /Maintenance/ }));
     await waitFor(() => expect(api.calls.find((c) => c.method === "PATCH")?.body).toEqual({ maintenance: true }));
     fireEvent.click(await screen.findByRole("button", { name: /Adopt/ }));
-    await waitFor(() => expect(api.calls.some((c) => c.method === "POST" && c.path === "/cluster/discovered/f1/adopt")).toBe(true));
+    const dialog = await screen.findByRole("dialog");
+    fireEvent.change(within(dialog).getByLabelText("Pairing code"), { target: { value: "ABCD-EFGH-JKMN-PQRS" } });
+    fireEvent.click(within(dialog).getByRole("button", { name: "Adopt" }));
+    await waitFor(() => expect(api.calls.find((c) => c.method === "POST" && c.path === "/cluster/discovered/f1/adopt")?.body).toEqual({ pairing_code: "ABCD-EFGH-JKMN-PQRS" }));
   });
   it("hides host actions from viewers", async () => {
     loginAs("viewer");

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from peer.api.errors import BadRequest, ConflictError, NotFound
+from peer.api.errors import BadRequest, ConflictError, Forbidden, NotFound
 from peer.api.resources.common import (
     GET_QUERY,
     LIST_QUERY,
@@ -64,9 +64,21 @@ DISCOVERED = record_schema(
         "hostname": {"type": ["string", "null"]},
         "address": {"type": ["string", "null"]},
         "api_port": {"type": ["integer", "null"]},
+        "cert_fp": {"type": ["string", "null"]},
         "seen_at": {"type": ["number", "null"]},
     }
 )
+ADOPT_REQUEST = {
+    "type": "object",
+    "properties": {
+        "pairing_code": {
+            "type": "string",
+            "maxLength": 40,
+            "description": "the code the host shows on its console (XXXX-XXXX-XXXX-XXXX)",
+        }
+    },
+    "additionalProperties": False,
+}
 ADOPT = {
     "type": "object",
     "required": ["node_id", "status"],
@@ -146,7 +158,12 @@ async def get_cluster(req: ApiRequest) -> Reply:
     "/peer", role=Role.VIEWER, summary="This peer's own status (the one you talk to)", response=PEER
 )
 async def get_peer(req: ApiRequest) -> Reply:
-    return Reply(req.ctx.status())
+    st = req.ctx.status()
+    pairing = req.ctx.services.get("pairing")
+    if req.principal.via == "local" and pairing is not None:
+        # Only for the console (the root-only local socket) of a factory host.
+        st["pairing_code"] = getattr(pairing, "code", None)
+    return Reply(st)
 
 
 @routes.get(
@@ -164,16 +181,25 @@ async def list_discovered(req: ApiRequest) -> Reply:
 @routes.post(
     "/cluster/discovered/{node_id}/adopt",
     role=Role.ADMIN,
-    summary="Adopt a discovered host into this cluster",
+    summary="Adopt a discovered host into this cluster (with the pairing code on its console)",
+    body=ADOPT_REQUEST,
     response=ADOPT,
     status=202,
 )
 async def adopt_host(req: ApiRequest) -> Reply:
-    """Calls the daemon's ``adopt`` service (``await adopt(node_id, record)``); the
-    host joins asynchronously and appears under /nodes when it has joined."""
+    """Calls the daemon's ``adopt`` service (``await adopt(node_id, record, code)``),
+    which proves the pairing code to the host before it sends it anything (403
+    ``pairing_required``/``pairing_refused`` without the right code); the host
+    joins asynchronously and appears under /nodes when it has joined."""
     nid = req.params["node_id"]
+    code = (req.body or {}).get("pairing_code")
+    if not code:
+        raise Forbidden(
+            "adopting a host needs the pairing code shown on its console",
+            code="pairing_required",
+        )
     rec = get_or_404(req, "discovered", nid, "discovered host")
-    await call_hook(req.ctx, "adopt", nid, dict(rec.value))
+    await call_hook(req.ctx, "adopt", nid, dict(rec.value), str(code))
     await req.commit([], event=("node.adopting", "nodes", nid, f"adopting {nid}"))
     return Reply({"node_id": nid, "status": "adopting"}, status=202)
 

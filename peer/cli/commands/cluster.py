@@ -59,7 +59,8 @@ async def cluster_discovered(args: argparse.Namespace, c: ApiClient) -> None:
 
 
 async def cluster_adopt(args: argparse.Namespace, c: ApiClient) -> None:
-    emit(await c.post(f"/cluster/discovered/{args.node}/adopt"), args.output)
+    body = {"pairing_code": args.code}
+    emit(await c.post(f"/cluster/discovered/{args.node}/adopt", body), args.output)
 
 
 async def node_list(args: argparse.Namespace, c: ApiClient) -> None:
@@ -99,7 +100,11 @@ def register(sub: Sub) -> None:
         "--consistent", action="store_true", help="linearizable read"
     )
     leaf(g, "discovered", "Factory-state hosts seen on the LAN", cluster_discovered)
-    leaf(g, "adopt", "Adopt a discovered host", cluster_adopt).add_argument("node")
+    adopt = leaf(g, "adopt", "Adopt a discovered host (with its pairing code)", cluster_adopt)
+    adopt.add_argument("node")
+    adopt.add_argument(
+        "--code", required=True, help="the pairing code the host shows on its console"
+    )
     g = group(sub, "node", "Hosts", aliases=["nodes"])
     leaf(g, "list", "List hosts", node_list).add_argument("--state")
     leaf(g, "show", "Show a host", node_show).add_argument("node")

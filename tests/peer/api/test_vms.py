@@ -198,17 +198,25 @@ async def test_cluster_view_and_missing_hooks(client, tokens, store):
     body = await r.json()
     assert body["leader"] == "n1" and body["health"]["has_quorum"]
     await store.commit([put("discovered", "h9", {"hostname": "h9", "address": "10.0.0.9"})])
-    r = await client.post("/api/v1/cluster/discovered/h9/adopt", headers=bearer(tokens["admin"]))
+    r = await client.post(
+        "/api/v1/cluster/discovered/h9/adopt",
+        json={"pairing_code": "AAAA-BBBB-CCCC-DDDD"},
+        headers=bearer(tokens["admin"]),
+    )
     assert r.status == 503 and (await r.json())["code"] == "not_available"
 
 
 async def test_adopt_calls_the_daemons_hook(client, tokens, store, ctx):
     calls = []
 
-    async def adopt(node_id, record):
-        calls.append((node_id, record["address"]))
+    async def adopt(node_id, record, code):
+        calls.append((node_id, record["address"], code))
 
     ctx.services["adopt"] = adopt
     await store.commit([put("discovered", "h9", {"hostname": "h9", "address": "10.0.0.9"})])
-    r = await client.post("/api/v1/cluster/discovered/h9/adopt", headers=bearer(tokens["admin"]))
-    assert r.status == 202 and calls == [("h9", "10.0.0.9")]
+    r = await client.post(
+        "/api/v1/cluster/discovered/h9/adopt",
+        json={"pairing_code": "AAAA-BBBB-CCCC-DDDD"},
+        headers=bearer(tokens["admin"]),
+    )
+    assert r.status == 202 and calls == [("h9", "10.0.0.9", "AAAA-BBBB-CCCC-DDDD")]

@@ -128,7 +128,7 @@ export const vmAction = (id: string, action: VmAction) => post<Task>(`/vms/${enc
 export const deleteVm = (id: string, force: boolean) => del(`/vms/${encodeURIComponent(id)}`, { force: force || undefined });
 export const patchNode = (id: string, body: { maintenance?: boolean; labels?: Record<string, string | null> }) => patch<NodeRec>(`/nodes/${encodeURIComponent(id)}`, body);
 export const removeNode = (id: string) => del(`/nodes/${encodeURIComponent(id)}`);
-export const adopt = (id: string) => post(`/cluster/discovered/${encodeURIComponent(id)}/adopt`);
+export const adopt = (id: string, pairingCode: string) => post(`/cluster/discovered/${encodeURIComponent(id)}/adopt`, { pairing_code: pairingCode });
 
 /** A VM's snapshots live on its host; any peer answers (it forwards to the host). */
 export interface Snapshot {

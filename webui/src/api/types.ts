@@ -218,6 +218,7 @@ export interface Discovered extends Rec {
   hostname?: string | null;
   address?: string | null;
   api_port?: number | null;
+  cert_fp?: string | null;
   seen_at?: number | null;
 }
 

@@ -6,9 +6,48 @@ import { errorText } from "../api/client";
 import { adopt, patchNode, useCluster, useDiscovered, useNodes, useWrite } from "../api/queries";
 import { memUsed } from "../lib/hosts";
 import { ago, mib, pct } from "../lib/format";
-import { Button, Card, Empty, Loadable, Meter, PageHeader, StateBadge, Table, td, th } from "../components/ui";
+import { Button, Card, Empty, Field, InlineError, inputCls, Loadable, Meter, Modal, PageHeader, StateBadge, Table, td, th } from "../components/ui";
 import { toast } from "../components/toast";
 
+import type { Discovered } from "../api/types";
+
+/** Adopting needs the pairing code the host shows on its own console: it proves
+ * someone at that host wants it adopted, and pins its certificate. */
+function AdoptDialog({ host, onClose }: { host: Discovered | null; onClose: () => void }) {
+  const [code, setCode] = useState("");
+  const name = host ? (host.hostname ?? host.id) : "";
+  const w = useWrite(() => adopt(host?.id ?? "", code.trim()), [["discovered"], ["nodes"]]);
+  const close = () => {
+    setCode("");
+    w.reset();
+    onClose();
+  };
+  return (
+    <Modal
+      title={`Adopt ${name}`}
+      open={host !== null}
+      onClose={close}
+      footer={
+        <>
+          <Button onClick={close}>Cancel</Button>
+          <Button variant="primary" busy={w.isPending} disabled={!code.trim()} onClick={() => w.mutate(undefined, { onSuccess: () => { toast(`Adopting ${name}`); close(); } })}>
+            Adopt
+          </Button>
+        </>
+      }
+    >
+      <div className="space-y-4">
+        <p className="text-sm text-zinc-600 dark:text-zinc-400">
+          The host shows a pairing code on its console (and in its log). Type it here: only the host that shows it is adopted, and the cluster secret goes to no other.
+        </p>
+        <Field label="Pairing code" htmlFor="pairing-code" hint={host?.cert_fp ? `Certificate ${host.cert_fp.slice(0, 16)}…` : undefined}>
+          <input id="pairing-code" className={`${inputCls} font-mono uppercase`} autoComplete="off" spellCheck={false} value={code} placeholder="XXXX-XXXX-XXXX-XXXX" onChange={(e) => setCode(e.target.value)} />
+        </Field>
+        <InlineError error={w.error} />
+      </div>
+    </Modal>
+  );
+}
 
 export default function Hosts() {
   const nodes = useNodes();
@@ -18,7 +57,7 @@ export default function Hosts() {
   const operator = admin || loadAuth()?.role === "operator";
   const [busy, setBusy] = useState<string | null>(null);
   const maint = useWrite(({ id, on }: { id: string; on: boolean }) => patchNode(id, { maintenance: on }), [["nodes"], ["cluster"]]);
-  const adoptW = useWrite((id: string) => adopt(id), [["discovered"], ["nodes"]]);
+  const [adopting, setAdopting] = useState<Discovered | null>(null);
   return (
     <div className="space-y-5">
       <PageHeader title="Hosts" subtitle="Every host is an equal peer: each one serves this UI and the API." />
@@ -117,11 +156,7 @@ export default function Hosts() {
                     </div>
                   </div>
                   {admin && (
-                    <Button
-                      variant="primary"
-                      busy={adoptW.isPending && adoptW.variables === d.id}
-                      onClick={() => adoptW.mutate(d.id, { onSuccess: () => toast(`Adopting ${d.hostname ?? d.id}`), onError: (e) => toast(errorText(e), false) })}
-                    >
+                    <Button variant="primary" onClick={() => setAdopting(d)}>
                       <Plus className="size-3.5" /> Adopt
                     </Button>
                   )}
@@ -131,6 +166,7 @@ export default function Hosts() {
           )}
         </Loadable>
       </Card>
+      <AdoptDialog host={adopting} onClose={() => setAdopting(null)} />
     </div>
   );
 }
