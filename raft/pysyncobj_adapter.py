@@ -24,18 +24,33 @@ What it changes from pysyncobj's defaults, and why:
   node's own address, never 0.0.0.0. Our commands travel as msgpack bytes:
   the pickled payload is ``(method id, (bytes,))``. Membership changes carry
   plain address strings, not pickled node objects.
+* **Strangers cannot stall the tick thread.** pysyncobj reads a connection
+  until the socket is empty and appends to an immutable buffer until a whole
+  frame is in (its length prefix allows 2^31 bytes), all on the tick thread,
+  before it decrypts anything: one stranger streaming a huge frame stopped
+  heartbeats and commits (lease renewals, so HA fencing). Here, before any
+  decryption: a frame on a connection that has not yet produced one
+  authenticated message may be at most ``MAX_FRAME_UNAUTH`` bytes (the
+  handshake frames are tiny), any frame at most ``MAX_FRAME``; one poll event
+  reads at most ``READ_BUDGET`` bytes of one connection (into a growable
+  buffer); at most ``MAX_UNKNOWN_CONNECTIONS`` incoming connections may be
+  unauthenticated at once, each for at most ``UNKNOWN_DEADLINE`` seconds.
+  A breach closes the connection.
 """
 
 from __future__ import annotations
 
 import _socket
 import contextlib
+import errno
 import fcntl
 import logging
 import os
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -50,6 +65,7 @@ from pysyncobj.config import FAIL_REASON, SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.syncobj import _COMMAND_TYPE, SyncObjException
+from pysyncobj.tcp_connection import TcpConnection
 from pysyncobj.transport import TCPTransport
 
 from raft.durable import DurableJournal, fsync_dir, read_snapshot, write_snapshot
@@ -84,6 +100,99 @@ def _journal_hook(journal_file: Any) -> Any:
 
 
 _syncobj_module.createJournal = _journal_hook
+
+# -- frame limits, checked before anything is decrypted (see the module docstring)
+MAX_FRAME_UNAUTH = 64 * 1024
+# Our largest legitimate frame: an append-entries batch (4 MiB, see
+# appendEntriesBatchSizeBytes) or a single oversized entry; snapshots travel
+# in 1 MiB pieces.
+MAX_FRAME = 64 * 1024 * 1024
+READ_BUDGET = 4 * 1024 * 1024
+MAX_UNKNOWN_CONNECTIONS = 16
+UNKNOWN_DEADLINE = 5.0
+_LEN = struct.Struct("i")  # pysyncobj's length prefix: native signed int
+
+
+def _frame_limit(conn: Any) -> int:
+    return MAX_FRAME if getattr(conn, "_qx_authed", False) else MAX_FRAME_UNAUTH
+
+
+def _try_read_buffer(conn: Any) -> None:
+    """TcpConnection.__tryReadBuffer, bounded: stop after READ_BUDGET bytes (the
+    poll wakes us again) and drop the connection as soon as a length prefix
+    announces a frame over its limit."""
+    read = 0
+    while read < READ_BUDGET:
+        before = len(conn._TcpConnection__readBuffer)
+        if not conn._TcpConnection__processRead():
+            break
+        buf = conn._TcpConnection__readBuffer
+        read += len(buf) - before
+        if len(buf) >= 4:
+            size = _LEN.unpack_from(buf)[0]
+            if size < 0 or size > _frame_limit(conn):
+                log.warning("raft: dropping a connection announcing a %d-byte frame", size)
+                conn.disconnect()
+                return
+    conn._TcpConnection__lastReadTime = time.monotonic()
+
+
+def _process_read(conn: Any) -> bool:
+    """TcpConnection.__processRead into a bytearray (appending is amortized
+    O(1); pysyncobj's bytes concatenation made a big frame quadratic)."""
+    sock = conn._TcpConnection__socket
+    try:
+        incoming = sock.recv(conn._TcpConnection__recvBufferSize)
+    except OSError as e:
+        if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+            conn.disconnect()
+        return False
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or not incoming:
+        conn.disconnect()
+        return False
+    buf = conn._TcpConnection__readBuffer
+    if not isinstance(buf, bytearray):
+        buf = conn._TcpConnection__readBuffer = bytearray(buf)
+    buf += incoming
+    return True
+
+
+def _parse_message(conn: Any) -> Any:
+    """TcpConnection.__processParseMessage with the frame limit checked first;
+    a connection is authenticated once one of its frames decrypts."""
+    buf = conn._TcpConnection__readBuffer
+    if len(buf) < 4:
+        return None
+    size = _LEN.unpack_from(buf)[0]
+    if size < 0 or size > _frame_limit(conn):
+        conn.disconnect()
+        return None
+    if len(buf) - 4 < size:
+        return None
+    data = bytes(buf[4 : 4 + size])
+    try:
+        if conn.encryptor:
+            stamp = conn.encryptor.extract_timestamp(data)
+            if stamp < conn.recvLastTimestamp:
+                raise ValueError("replayed or reordered frame")
+            conn.recvLastTimestamp = stamp
+            data = conn.encryptor.decrypt(data)
+        message = _pickle.loads(zlib.decompress(data))
+        if conn.recvRandKey:
+            rand_key, message = message
+            if rand_key != conn.recvRandKey:
+                raise ValueError("frame from another connection")
+    except Exception:
+        conn.disconnect()
+        return None
+    conn._qx_authed = True
+    del buf[: 4 + size]
+    return message
+
+
+TcpConnection._TcpConnection__tryReadBuffer = _try_read_buffer
+TcpConnection._TcpConnection__processRead = _process_read
+TcpConnection._TcpConnection__processParseMessage = _parse_message
 
 
 @dataclass(frozen=True)
@@ -146,8 +255,29 @@ class _Wakeup:
 
 
 class _Transport(TCPTransport):  # type: ignore[misc]
-    """TCP transport that makes the journal durable before acknowledging, and
-    keeps a follower from deleting entries it already holds."""
+    """TCP transport that makes the journal durable before acknowledging, keeps
+    a follower from deleting entries it already holds, and bounds the
+    connections that have not authenticated yet."""
+
+    def _onNewIncomingConnection(self, conn: Any) -> None:
+        self._qx_drop_stale()
+        if len(self._unknownConnections) >= MAX_UNKNOWN_CONNECTIONS:
+            conn.disconnect()
+            return
+        conn._qx_since = time.monotonic()
+        super()._onNewIncomingConnection(conn)
+
+    def _onTick(self) -> None:
+        super()._onTick()
+        self._qx_drop_stale()
+
+    def _qx_drop_stale(self) -> None:
+        """Drop incoming connections that have not identified themselves in time."""
+        now = time.monotonic()
+        for conn in list(self._unknownConnections):
+            if now - getattr(conn, "_qx_since", now) > UNKNOWN_DEADLINE:
+                conn.disconnect()
+                self._unknownConnections.discard(conn)
 
     def send(self, node: Any, message: Any) -> Any:
         if isinstance(message, dict) and message.get("type") in ("next_node_idx", "response_vote"):

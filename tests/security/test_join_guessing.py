@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from discovery import handshake
-from discovery.handshake import ChallengeBook, JoinHello, new_join_code, start_join
+from discovery.handshake import ChallengeBook, JoinHello, start_join
 from peer.api.app import build_app
 from peer.context import PeerContext
 from peer.join import JoinResponder
@@ -62,6 +62,8 @@ def test_a_captured_answer_does_not_verify_a_guess_with_two_hmacs() -> None:
 
 
 def test_a_generated_join_code_has_128_bits_and_can_be_typed() -> None:
+    from discovery.handshake import new_join_code
+
     code = new_join_code()
     raw = code.replace("-", "")
     assert len(raw) * 5 >= 128  # base32: 5 bits a character

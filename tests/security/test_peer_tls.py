@@ -70,9 +70,9 @@ async def test_a_forwarded_request_reaches_only_the_certificate_of_the_node_reco
         assert resp.status == 200, body
         assert seen and seen[0]["headers"]["Authorization"] == f"Bearer {tokens['viewer']}"
         return
+    assert seen == []  # not a byte of the request, so not the token
     assert resp.status == 502, body
     assert body["code"] == "peer_unverified"
-    assert seen == []  # not a byte of the request, so not the token
 
 
 async def test_a_console_is_not_relayed_to_a_man_in_the_middle(
@@ -92,5 +92,5 @@ async def test_a_console_is_not_relayed_to_a_man_in_the_middle(
                 protocols=("binary",),
                 headers=bearer(tokens["operator"]),
             )
+    assert seen == []  # the caller's token never left
     assert e.value.status == 502
-    assert seen == []

@@ -3,6 +3,8 @@ the middle with a certificate of its own that records what it was sent."""
 
 from __future__ import annotations
 
+import hashlib
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from peer.peertls import peer_cert_fp
 from peer.tls import ensure_certificate, server_context
 
 
@@ -33,7 +34,8 @@ async def serve_tls(app: web.Application, cert_dir: Path) -> AsyncIterator[Serve
     port = runner.addresses[0][1]
     url = f"https://127.0.0.1:{port}"
     try:
-        yield Served(url, await peer_cert_fp(url))
+        der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+        yield Served(url, hashlib.sha256(der).hexdigest())
     finally:
         await runner.cleanup()
 
