@@ -200,10 +200,11 @@ class Driver(ABC):
     # -- live migration (see hypervisor.migration) -----------------------------------
     # Not abstract: a driver that cannot migrate live says so (Unsupported) and
     # the peer moves the VM cold instead.
-    def start_incoming(self, vm_id: str, listen_host: str) -> str:
+    def start_incoming(self, vm_id: str, listen_host: str, port: int = 0) -> str:
         """Start the *defined* domain of ``vm_id`` paused, as the destination of a
-        live migration listening on ``listen_host``; returns the URI the source
-        sends to. Its stored definition is unchanged. On failure the domain is
+        live migration listening on ``listen_host`` (``port``, or one the kernel
+        picks when 0); returns the URI the source sends to. Its stored definition
+        is unchanged. On failure (the port is taken, among others) the domain is
         stopped again (still defined)."""
         raise Unsupported("this driver cannot receive a live migration")
 

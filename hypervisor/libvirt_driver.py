@@ -471,14 +471,14 @@ class LibvirtDriver(Driver):
         shutil.rmtree(paths.dir, ignore_errors=True)
 
     # -- live migration -------------------------------------------------------------
-    def start_incoming(self, vm_id: str, listen_host: str) -> str:
+    def start_incoming(self, vm_id: str, listen_host: str, port: int = 0) -> str:
         dom = self._dom(vm_id)
         if dom.is_active():
             raise E.InvalidState(f"VM {vm_id} is already running here")
         self._plug(dom)
         live = self.conn.start_live(migration.incoming_xml(dom.xml(inactive=True)), paused=True)
         try:
-            live.qmp("migrate-incoming", uri=migration.listen_uri(listen_host))
+            live.qmp("migrate-incoming", uri=migration.listen_uri(listen_host, port))
             return migration.bound_uri(live.qmp("query-migrate") or {}, listen_host)
         except BaseException:
             with contextlib.suppress(E.HypervisorError):

@@ -81,12 +81,14 @@ def incoming_xml(inactive_xml: str) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
-def listen_uri(host: str) -> str:
+def listen_uri(host: str, port: int = 0) -> str:
     """Where the destination's QEMU listens: ``host`` (its management address),
-    port 0 for the kernel to choose."""
+    ``port`` (0: the kernel chooses; the peer picks one its firewall guards)."""
     if ":" in host:
         raise E.InvalidSpec(f"{host!r}: live migration listens on IPv4 addresses only")
-    return f"tcp:{host}:0"
+    if not 0 <= port <= 65535:
+        raise E.InvalidSpec(f"{port!r} is not a port")
+    return f"tcp:{host}:{int(port)}"
 
 
 def bound_uri(info: Mapping[str, Any], host: str) -> str:

@@ -47,6 +47,12 @@ class NodeConfig:
     # Arm /dev/watchdog (Linux softdog or hardware) so that a hung daemon fences too.
     # Off by default: on a machine that is not a dedicated host it would reset it.
     watchdog: bool = False
+    # Keep the Raft port to the members and each incoming live migration to its
+    # source host with nftables (peer/firewall.py). Off by default: on a machine
+    # that is not a dedicated host the firewall is someone else's.
+    firewall: bool = False
+    # Ports an incoming live migration listens on (a range the firewall guards).
+    migration_ports: tuple[int, int] = (49152, 49215)
     labels: dict[str, str] = field(default_factory=dict)
     # The uplink of OVN networks (overlay tunnels, VLANs): set, and this host runs
     # Open vSwitch and ovn-controller; None, and only bridge networks work here.
@@ -101,10 +107,12 @@ def parse_config(text: str) -> NodeConfig:
             kw[key] = float(val)
         elif key in _STR_FIELDS:
             kw[key] = None if val is None else str(val)
-        elif key == "watchdog":
+        elif key in ("watchdog", "firewall"):
             if not isinstance(val, bool):
-                raise ConfigError(f"watchdog must be true or false, got {val!r}")
+                raise ConfigError(f"{key} must be true or false, got {val!r}")
             kw[key] = val
+        elif key == "migration_ports":
+            kw[key] = _port_range(val)
         elif key == "seeds":
             if not isinstance(val, list):
                 raise ConfigError("seeds must be a list of host:port")
@@ -132,6 +140,18 @@ def parse_config(text: str) -> NodeConfig:
     if (name is None) != (secret is None):
         raise ConfigError("cluster needs both 'name' and 'secret'")
     return NodeConfig(**kw)
+
+
+def _port_range(val: Any) -> tuple[int, int]:
+    """``"49152-49215"`` -> (49152, 49215)."""
+    lo, _, hi = str(val).partition("-")
+    try:
+        a, b = int(lo), int(hi or lo)
+    except ValueError:
+        raise ConfigError(f"migration_ports must be LOW-HIGH, got {val!r}") from None
+    if not 1024 <= a <= b <= 65535:
+        raise ConfigError(f"migration_ports must lie within 1024-65535, got {val!r}")
+    return a, b
 
 
 def validate_cluster_name(name: str) -> None:

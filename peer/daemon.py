@@ -35,6 +35,7 @@ from discovery.service import Discovery
 from peer import __version__
 from peer.config import ConfigError, NodeConfig, load_config
 from peer.context import PeerContext
+from peer.firewall import FirewallError
 from peer.identity import Membership, ensure_node_id, pick_address, system_hostname, write_file
 from peer.logs import kv, setup_logging
 from peer.pending import PendingStore
@@ -76,6 +77,7 @@ class Peer:
         # (why, keep the old state) once this host leaves its instance to join
         # another (peer/heal.py); main() then starts the process again.
         self.leaving: tuple[Merge, bool] | None = None
+        self.exit_code = 0
 
     # -- start-up --------------------------------------------------------------
     async def run(self) -> int:
@@ -128,7 +130,7 @@ class Peer:
         await self.shutdown()
         if self.leaving is not None:
             self._set_aside_membership(keep=self.leaving[1])
-        return 0
+        return self.exit_code
 
     def _notify_systemd(self) -> None:
         """Quantix-OS runs the peer as a ``Type=notify`` unit with a watchdog."""
@@ -267,6 +269,8 @@ class Peer:
 
         raft_addr = f"{self.ctx.address}:{self.config.raft_port}"
         partners = [v for v in voters if v != raft_addr]
+        if self.config.firewall:
+            await self._install_firewall(voters)
         store = RaftStore(
             raft_addr,
             partners,
@@ -318,6 +322,25 @@ class Peer:
             )
         self._start_loops()
         log.info("member of the cluster", extra=kv(cluster=cluster_name, raft=raft_addr))
+
+    async def _install_firewall(self, voters: list[str]) -> None:
+        """Before Raft listens: only the known members reach its port (the
+        guard keeps the set in step once this host has the nodes table)."""
+        from peer.firewall import Firewall
+
+        if "firewall" not in self.ctx.services:
+            self.ctx.services["firewall"] = Firewall(
+                self.config.raft_port, self.config.migration_ports
+            )
+        members = {self.ctx.address} | {v.rsplit(":", 1)[0] for v in voters}
+        try:
+            await self.ctx.services["firewall"].install(members)
+        except FirewallError as e:
+            # Asked for and not possible: stop rather than run unguarded.
+            log.error("cannot run: firewall is on in node.yaml but: %s", e)
+            self.exit_code = 1
+            self.request_stop()
+            raise
 
     async def _caught_up(self, store: RaftStore, cluster_id: str) -> bool:
         """Wait until this replica has applied everything committed before now (a
@@ -429,6 +452,11 @@ class Peer:
             self.ctx.services["net"] = net
             self.ctx.status_providers.append(net.status)
             loops.append(net)
+        firewall = self.ctx.services.get("firewall")
+        if firewall is not None:
+            from peer.raftguard import RaftGuard
+
+            loops.append(RaftGuard(self.store, firewall, self.ctx.address))
         for loop in loops:
             self._loops.append(loop)
             self._spawn(loop.run())
@@ -501,6 +529,7 @@ class Peer:
             migration_address=self.ctx.address,
             fenced=fenced_flag(self.ctx),
             agents=self.ctx.services.get("agents"),
+            migration_guard=self.ctx.services.get("firewall"),
         )
         await rec.start()
         self.ctx.services["reconciler"] = rec
@@ -642,6 +671,10 @@ class Peer:
             await self.runner.cleanup()
         if self.store is not None:
             await self.store.stop()
+        firewall = self.ctx.services.get("firewall") if hasattr(self, "ctx") else None
+        if firewall is not None:
+            with contextlib.suppress(Exception):
+                await firewall.remove()
         if self.watchdog is not None:
             self.watchdog.close()  # an orderly stop disarms it (unless we fenced)
         log.info("stopped")
@@ -685,6 +718,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as e:
         log.error("cannot run: %s", e)
+        return 1
+    except FirewallError as e:
+        log.error("cannot run: firewall is on in node.yaml but: %s", e)
         return 1
     if peer.leaving is not None:
         # A fresh process, not a restart of every loop in this one: nothing of

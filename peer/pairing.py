@@ -21,6 +21,7 @@ import aiohttp
 from discovery.adopt import AdoptPayload, unwrap_secret, wrap_secret
 from discovery.errors import DiscoveryError, PairingError
 from discovery.handshake import new_nonce
+from discovery.model import CLUSTER_ID_RE, CLUSTER_NAME_RE, NODE_ID_RE
 from discovery.pairing import (
     PairingBook,
     check_factory_proof,
@@ -40,11 +41,15 @@ routes = Routes(tag="cluster")
 
 AdoptionHook = Callable[[AdoptPayload], Awaitable[None]]
 
-_HEX = {"type": "string", "minLength": 64, "maxLength": 64, "pattern": "^[0-9a-f]{64}$"}
+# As strict as the parsers behind them (the same patterns), like peer/join.py's.
+# challenge/proof are optional in the schema on purpose: a body without a
+# proof of the pairing code is a 403 ``pairing_refused``, not a 422.
+_HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_NODE_ID = {"type": "string", "pattern": NODE_ID_RE.pattern}
 HELLO = {
     "type": "object",
     "required": ["nonce"],
-    "properties": {"v": {"type": "integer"}, "nonce": _HEX},
+    "properties": {"v": {"type": "integer", "enum": [1]}, "nonce": _HEX},
     "additionalProperties": False,
 }
 HELLO_REPLY = {
@@ -58,16 +63,16 @@ HELLO_REPLY = {
 }
 ADOPT_BODY = {
     "type": "object",
-    "required": ["cluster_name", "cluster_id", "sponsor", "secret"],
+    "required": ["v", "cluster_name", "cluster_id", "sponsor", "secret"],
     "properties": {
-        "v": {"type": "integer"},
-        "cluster_name": {"type": "string", "maxLength": 63},
-        "cluster_id": {"type": "string", "maxLength": 64},
-        "sponsor": {"type": "string", "maxLength": 63},
-        "sponsor_fp": {"type": "string", "maxLength": 64},
-        "secret": {"type": "string", "minLength": 12, "maxLength": 256},
-        "challenge": {"type": "string", "maxLength": 64},
-        "proof": {"type": "string", "maxLength": 64},
+        "v": {"type": "integer", "enum": [1, 2]},
+        "cluster_name": {"type": "string", "pattern": CLUSTER_NAME_RE.pattern},
+        "cluster_id": {"type": "string", "pattern": CLUSTER_ID_RE.pattern},
+        "sponsor": _NODE_ID,
+        "sponsor_fp": _HEX,
+        "secret": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]{12,256}$"},
+        "challenge": _HEX,
+        "proof": _HEX,
     },
     "additionalProperties": False,
 }

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no data network (eth1): the hosts run no Open vSwitch/OVN, only bridge networks",
     )
+    up.add_argument(
+        "--firewall",
+        action="store_true",
+        help="hosts guard the Raft port and migrations with nftables (node.yaml firewall)",
+    )
     add = sub.add_parser("add", help="add one host to a running lab")
     membership(add)
     down = sub.add_parser("down", help="remove everything the lab made")
@@ -69,7 +74,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     peer_cmd = shlex.split(args.peer_cmd) if getattr(args, "peer_cmd", None) else None
-    lab = Lab(args.name, args.root, peer_cmd=peer_cmd, cluster=getattr(args, "cluster", None))
+    lab = Lab(
+        args.name,
+        args.root,
+        peer_cmd=peer_cmd,
+        cluster=getattr(args, "cluster", None),
+        firewall=getattr(args, "firewall", False),
+    )
     try:
         return _dispatch(lab, args)
     except LabError as e:

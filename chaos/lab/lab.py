@@ -54,11 +54,14 @@ class Lab:
         peer_cmd: Sequence[str] | None = None,
         cluster: str | None = None,
         api_port: int = 8443,
+        firewall: bool = False,
     ) -> None:
         """``peer_cmd``: what runs in each namespace (default ``quantix peer --config``);
         placeholders {config} {dir} {data_dir} {address} {host} {interface}
         {api_port} {python} {quantix} are filled in per host.
-        ``cluster``: the lab's cluster name (default: the lab name)."""
+        ``cluster``: the lab's cluster name (default: the lab name).
+        ``firewall``: hosts keep the Raft port and migration listeners to their
+        peers with nftables inside their namespaces (node.yaml ``firewall``)."""
         an.check_name(name)
         self.name = name
         self.root = Path(root)
@@ -66,6 +69,7 @@ class Lab:
         self._peer_cmd = list(peer_cmd) if peer_cmd else None
         self._cluster = cluster or name
         self._api_port = api_port
+        self._firewall = firewall
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
 
     # -- reading -----------------------------------------------------------
@@ -126,6 +130,7 @@ class Lab:
                 cluster=self._cluster,
                 peer_cmd=self._peer_cmd or list(DEFAULT_PEER_CMD),
                 api_port=self._api_port,
+                firewall=self._firewall,
             )
             if data_net:
                 st.data_bridge = an.data_bridge_name(self.name)
@@ -177,6 +182,7 @@ class Lab:
             render_node_yaml(
                 hs.path, hs.name, hs.address, MGMT_INTERFACE, st.api_port, hs.cluster, secret,
                 DATA_INTERFACE if st.data_bridge else None,
+                firewall=st.firewall,
             ),
         )  # fmt: skip
         prefix = ipaddress.IPv4Network(st.subnet).prefixlen

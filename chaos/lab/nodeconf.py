@@ -15,6 +15,7 @@ def render_node_yaml(
     cluster: str | None,
     secret: str | None,
     data_interface: str | None = None,
+    firewall: bool = False,
 ) -> str:
     """The host's settings: its data dir, address, embedded libvirt, and cluster (if any)."""
     q = json.dumps
@@ -30,6 +31,8 @@ def render_node_yaml(
     ]
     if data_interface is not None:
         lines.append(f"data_interface: {q(data_interface)}")
+    if firewall:
+        lines.append("firewall: true")
     if cluster is not None and secret is not None:
         lines += ["cluster:", f"  name: {q(cluster)}", f"  secret: {q(secret)}"]
     return "\n".join(lines) + "\n"

@@ -45,6 +45,8 @@ class LabState:
     cluster: str
     peer_cmd: list[str]
     api_port: int = 8443
+    # node.yaml's ``firewall: true`` on every host (nftables inside its namespace).
+    firewall: bool = False
     hosts: dict[str, HostState] = field(default_factory=dict)
     # The data network (OVN's uplink): a second bridge, eth1 in every host.
     data_bridge: str | None = None

@@ -28,9 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from hypervisor.contract import DomainInfo, Driver
 from hypervisor.errors import DomainNotFound, HypervisorError, Unsupported
@@ -45,6 +46,21 @@ T = TypeVar("T")
 # The source waits this long for the target's offer before moving the VM cold.
 OFFER_TIMEOUT_S = 60.0
 PROGRESS_EVERY_S = 1.0
+
+# How many ports of the guarded range a target tries before giving up (moving cold).
+PORT_TRIES = 5
+
+
+class MigrationGuard(Protocol):
+    """The host firewall's side of an incoming migration (peer/firewall.py):
+    only ``source`` may reach ``port``, opened before QEMU listens."""
+
+    migration_ports: tuple[int, int]
+
+    async def allow_migration(self, source: str, port: int) -> None: ...
+
+    async def revoke_migration(self, source: str, port: int) -> None: ...
+
 
 Run = Callable[..., Awaitable[Any]]
 Commit = Callable[[list[dict[str, Any]]], Awaitable[bool]]
@@ -103,8 +119,10 @@ class LiveMigrations:
         run: Run,
         commit: Commit,
         define: Define,
+        guard: MigrationGuard | None = None,
     ) -> None:
         self.store = store
+        self.guard = guard
         self.driver = driver
         self.node_id = node_id
         self.address = address
@@ -142,6 +160,7 @@ class LiveMigrations:
             inc = await self._incoming_status(vm_id)
             if inc == "completed" and handed_over:
                 log.info("VM %s: the guest arrived from %s; resuming it", vm_id, mig.get("source"))
+                await self._close_port(vm_id, vm, st)
                 await self._run(self.driver.resume, vm_id)
                 return False
             if inc in ("receiving", "completed") and not handed_over:
@@ -170,7 +189,7 @@ class LiveMigrations:
                 raise Unsupported("this host has no management address to listen on")
             if dom is None:
                 await self._define(vm_id, vm, epoch)
-            uri = await self._run(self.driver.start_incoming, vm_id, self.address)
+            uri = await self._listen(vm_id, str(mig.get("source") or ""))
         except HypervisorError as e:
             log.warning("VM %s: cannot receive it live (%s): moving it cold", vm_id, e.message)
             await self._offer(vm_id, vm, mig, None, e.message)
@@ -178,6 +197,45 @@ class LiveMigrations:
         log.info("VM %s: waiting for the guest from %s at %s", vm_id, mig.get("source"), uri)
         await self._offer(vm_id, vm, mig, uri, None)
         return True
+
+    async def _listen(self, vm_id: str, source: str) -> str:
+        """QEMU listens for the guest; with a firewall, on a port of the guarded
+        range that only the source host may reach (opened before it listens)."""
+        assert self.address is not None
+        if self.guard is None:
+            return str(await self._run(self.driver.start_incoming, vm_id, self.address))
+        src = self._address_of(source)
+        lo, hi = self.guard.migration_ports
+        ports = random.sample(range(lo, hi + 1), min(PORT_TRIES, hi - lo + 1))
+        for i, port in enumerate(ports):
+            await self.guard.allow_migration(src, port)
+            try:
+                return str(await self._run(self.driver.start_incoming, vm_id, self.address, port))
+            except HypervisorError:
+                await self.guard.revoke_migration(src, port)
+                if i == len(ports) - 1:
+                    raise
+        raise Unsupported("no migration port to listen on")
+
+    def _address_of(self, node: str) -> str:
+        rec = self.store.get("nodes", node)
+        addr = rec.value.get("address") if rec is not None else None
+        if not addr:
+            raise Unsupported(f"the source host {node} has no known address")
+        return str(addr)
+
+    async def _close_port(self, vm_id: str, vm: Mapping[str, Any], st: Mapping[str, Any]) -> None:
+        """The migration is over: take the source's firewall opening away (it
+        would time out by itself)."""
+        offered = offer_of(vm, st) or st.get("incoming") or {}
+        uri, mig = str(offered.get("uri") or ""), live_intent(vm) or {}
+        if self.guard is None or not uri.startswith("tcp:"):
+            return
+        try:
+            src, port = self._address_of(str(mig.get("source") or "")), int(uri.rsplit(":", 1)[1])
+        except (Unsupported, ValueError):
+            return
+        await self.guard.revoke_migration(src, port)
 
     async def _incoming_status(self, vm_id: str) -> str:
         try:

@@ -34,7 +34,7 @@ from hypervisor.errors import DomainExists, DomainNotFound, HypervisorError, Inv
 from hypervisor.spec import VmSpec, parse_spec
 from peer.agent.status import disconnected
 from peer.events.log import event_ops, event_value
-from peer.reconciler.live import LiveMigrations, live_intent
+from peer.reconciler.live import LiveMigrations, MigrationGuard, live_intent
 from peer.reconciler.resolve import (
     Decision,
     ResolveError,
@@ -75,6 +75,7 @@ class Reconciler:
         migration_address: str | None = None,
         fenced: Callable[[], bool] | None = None,
         agents: AgentManager | None = None,
+        migration_guard: MigrationGuard | None = None,
     ) -> None:
         self.store = store
         # Whether this host is fenced: the lease renewer's own flag (set before it
@@ -110,7 +111,14 @@ class Reconciler:
         self.passes = 0  # reconcile passes run (for tests and metrics)
         # The target listens for live migrations on the management address.
         self.live = LiveMigrations(
-            store, driver, node_id, migration_address, self._run, self._commit, self._define
+            store,
+            driver,
+            node_id,
+            migration_address,
+            self._run,
+            self._commit,
+            self._define,
+            migration_guard,
         )
 
     # -- lifecycle ----------------------------------------------------------------

@@ -67,6 +67,7 @@ async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | N
         migration_address=ctx.address,
         fenced=fenced_flag(ctx),
         agents=agents,
+        migration_guard=ctx.services.get("firewall"),
     )
     await rec.start()
     await agents.start()

@@ -11,6 +11,7 @@ import pytest
 
 from peer.api.app import all_routes, build_app
 from peer.join import routes as join_routes
+from peer.pairing import routes as pairing_routes
 from tests.peer.api.conftest import bearer, client, ctx, store, tokens  # noqa: F401
 
 BAD_BODIES = [
@@ -24,7 +25,7 @@ BAD_BODIES = [
 
 def _body_routes() -> list[tuple[str, str]]:
     out = []
-    for r in all_routes([join_routes]):
+    for r in all_routes([join_routes, pairing_routes]):
         if r.body is not None and r.consumes == "application/json":
             path = r.path
             for p in r.path_params:
@@ -35,7 +36,7 @@ def _body_routes() -> list[tuple[str, str]]:
 
 @pytest.fixture
 async def jclient(ctx, aiohttp_client):  # noqa: F811
-    return await aiohttp_client(build_app(ctx, extra_routes=[join_routes]))
+    return await aiohttp_client(build_app(ctx, extra_routes=[join_routes, pairing_routes]))
 
 
 def test_there_are_routes_with_bodies() -> None:

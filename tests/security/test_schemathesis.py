@@ -22,6 +22,7 @@ from peer.api.app import build_app
 from peer.auth.roles import Role
 from peer.join import JoinResponder
 from peer.join import routes as join_routes
+from peer.pairing import routes as pairing_routes
 from raft.store import LocalStore
 from tests.peer.api.conftest import add_token, add_user, make_ctx
 from tests.peer.api.serve import ServedApp
@@ -61,7 +62,7 @@ def test_schemathesis_all_phases(tmp_path: Path, seed: int) -> None:
     store = LocalStore("n1")
     ctx = make_ctx(store, tmp_path)
     ctx.services["join"] = JoinResponder("test", "cid-1", "n1", "s" * 16, "0" * 64)
-    with ServedApp(lambda: build_app(ctx, [join_routes])) as served:
+    with ServedApp(lambda: build_app(ctx, [join_routes, pairing_routes])) as served:
 
         async def seed_users() -> str:
             # Not "admin": the fuzzer deletes and renames users it can guess.

@@ -15,10 +15,8 @@ every page go to ``artifacts/webui/``.
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path

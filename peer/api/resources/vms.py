@@ -58,12 +58,18 @@ def name_key(name: str) -> str:
 
 
 def with_status(req: ApiRequest) -> Any:
-    """A view transform that adds the observed status (from ``vm_status``)."""
+    """A view transform that adds the observed status (from ``vm_status``).
+    A viewer does not see where an incoming live migration listens: it would
+    be an invitation to send that QEMU a guest of one's own."""
     silent = silent_hosts(req)
+    viewer = req.principal.role < Role.OPERATOR
 
     def transform(key: str, value: dict[str, Any]) -> dict[str, Any]:
         st = req.store.get("vm_status", key)
-        return {**value, "status": status_view(st.value if st is not None else None, silent)}
+        status = status_view(st.value if st is not None else None, silent)
+        if viewer and status is not None:
+            status.pop("incoming", None)
+        return {**value, "status": status}
 
     return transform
 
