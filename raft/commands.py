@@ -56,6 +56,7 @@ TABLE_NAMES = frozenset(
         "groups",
         "registers",  # chaos workloads' CAS registers
         "ovn",  # QuantumNet: the central host, each host's tunnel address
+        "secgroups",  # QuantumNet: security groups (stateful rules on NICs)
     }
 )
 

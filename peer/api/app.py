@@ -40,6 +40,7 @@ RESOURCE_MODULES = (
     "peer.api.resources.storage",
     "peer.api.resources.image_upload",
     "peer.api.resources.networks",
+    "peer.api.resources.secgroups",
     "peer.api.resources.tasks",
     "peer.api.resources.events",
     "peer.api.resources.audit",

@@ -37,6 +37,13 @@ NIC = {
             "type": ["string", "null"],
             "description": "a fixed address on the network's subnet (default: the next free one)",
         },
+        "groups": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 63},
+            "maxItems": 16,
+            "uniqueItems": True,
+            "description": "security groups (OVN networks only)",
+        },
     },
 }
 CLOUD_INIT = {

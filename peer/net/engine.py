@@ -31,7 +31,7 @@ TICK = 1.0
 # The projection is compared with the database this often even when the cluster
 # state did not change (a database wiped or edited by hand is put right).
 RESYNC_S = 10.0
-PROJECTED_TABLES = ("networks", "vms")
+PROJECTED_TABLES = ("networks", "vms", "secgroups")
 
 
 def ovn_paths(ctx: PeerContext) -> OvnPaths:

@@ -145,18 +145,35 @@ def pick_ip(net: Mapping[str, Any], taken: Iterable[str], wanted: str | None = N
 def assign_nics(
     vm_id: str,
     nics: list[dict[str, Any]],
-    wanted: list[str | None],
+    asked: list[Mapping[str, Any]],
     networks: Mapping[str, Mapping[str, Any]],
     taken: Mapping[str, set[str]],
+    groups: set[str] | frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """The VM's NICs with, on OVN networks, their port and address (``wanted[i]``
-    if the user asked for one). ``taken``: network -> addresses in use."""
+    """The VM's NICs with, on OVN networks, their port, address (the one the user
+    asked for in ``asked[i]``, else the next free one) and security groups (which
+    must exist in ``groups``). ``taken``: network -> addresses in use."""
     out = []
     mine: dict[str, set[str]] = {}
+    wanted = [a.get("ip") for a in asked]
     for i, n in enumerate(nics):
         net = networks.get(str(n["network"]))
         n = dict(n)
+        want_groups = list(asked[i].get("groups") or []) if i < len(asked) else []
+        for g in want_groups:
+            if g not in groups:
+                raise NetworkError(
+                    f"security group {g!r} does not exist", code="unknown_reference",
+                    path=f"/nics/{i}/groups",
+                )  # fmt: skip
+        if want_groups and not is_ovn(net):
+            raise NetworkError(
+                "security groups need an OVN network (overlay, vlan, isolated)",
+                code="network_field_unsupported",
+                path=f"/nics/{i}/groups",
+            )
         if is_ovn(net):
+            n["groups"] = want_groups
             assert net is not None
             used = set(taken.get(n["network"], set())) | mine.setdefault(n["network"], set())
             try:

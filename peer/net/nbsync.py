@@ -27,8 +27,10 @@ TABLES = (
     "Logical_Router",
     "Logical_Switch_Port",
     "Logical_Switch",
+    "ACL",
+    "Port_Group",
 )
-ROOT = {"DHCP_Options", "DNS", "Logical_Router", "Logical_Switch"}
+ROOT = {"DHCP_Options", "DNS", "Logical_Router", "Logical_Switch", "Port_Group"}
 
 
 def _atom(v: Any) -> Any:

@@ -71,10 +71,69 @@ def desired(tables: Tables) -> dict[tuple[str, str], Row]:
         for nic in vm.get("nics") or []:
             if nic.get("port") and nic.get("ip"):
                 nics.setdefault(str(nic["network"]), []).append((vm_id, vm, nic))
-    for name, net in sorted(tables.get("networks", {}).items()):
+    networks = tables.get("networks", {})
+    for name, net in sorted(networks.items()):
         if model.is_ovn(net):
             _network(add, name, net, nics.get(name, []))
+    members: dict[str, list[Ref]] = {}
+    for name, net in networks.items():
+        if model.is_ovn(net):
+            for _vm_id, _vm, nic in nics.get(name, []):
+                for g in nic.get("groups") or []:
+                    members.setdefault(g, []).append(Ref("Logical_Switch_Port", nic["port"]))
+    _security_groups(add, tables.get("secgroups", {}), members)
     return rows
+
+
+def pg_name(group: str) -> str:
+    """A port group's name (OVN allows letters, digits and '_' there)."""
+    return "qx_sg_" + group.replace("-", "_")
+
+
+ALL_GROUPED = "qx_grouped"  # every NIC in some group: what default-deny applies to
+
+
+def _acl(add: Any, key: str, direction: str, priority: int, match: str, action: str) -> Ref:
+    cols = {"direction": direction, "priority": priority, "match": match, "action": action}
+    return add(Row("ACL", key, cols))  # type: ignore[no-any-return]
+
+
+def _security_groups(
+    add: Any, groups: Mapping[str, Mapping[str, Any]], members: Mapping[str, list[Ref]]
+) -> None:
+    """A port group per security group with one ACL per rule, and one over every
+    grouped NIC: inbound IPv4 dropped unless a rule allows it, DHCP's answers
+    let through, outbound allowed and tracked (so its replies come back)."""
+    grouped = sorted({r for refs in members.values() for r in refs}, key=lambda r: r.key)
+    if grouped:
+        out, to = f"outport == @{ALL_GROUPED}", f"inport == @{ALL_GROUPED}"
+        acls = [
+            _acl(add, "grouped/drop-in", "to-lport", 1000, f"{out} && ip4", "drop"),
+            _acl(add, "grouped/dhcp", "to-lport", 1001,
+                 f"{out} && ip4 && udp.src == 67 && udp.dst == 68", "allow"),
+            _acl(add, "grouped/out", "from-lport", 1000, f"{to} && ip4", "allow-related"),
+        ]  # fmt: skip
+        add(Row("Port_Group", "grouped", {"name": ALL_GROUPED, "ports": _set(grouped),
+                                          "acls": _set(acls)}))  # fmt: skip
+    for g, sg in sorted(groups.items()):
+        acls = []
+        for i, r in enumerate(sg.get("rules") or []):
+            match = f"outport == @{pg_name(g)} && ip4"
+            if r.get("group"):
+                match += f" && ip4.src == ${pg_name(str(r['group']))}_ip4"
+            elif r.get("cidr") and r["cidr"] != "0.0.0.0/0":
+                match += f" && ip4.src == {r['cidr']}"
+            proto = r.get("protocol")
+            if proto == "icmp":
+                match += " && icmp4"
+            elif proto in ("tcp", "udp"):
+                lo, hi = int(r.get("port_min") or 1), int(r.get("port_max") or 65535)
+                match += f" && {proto}.dst == {lo}" if lo == hi else (
+                    f" && {proto}.dst >= {lo} && {proto}.dst <= {hi}")  # fmt: skip
+            acls.append(_acl(add, f"acl/{g}/{i}", "to-lport", 1100, match, "allow-related"))
+        ports = sorted(members.get(g, []), key=lambda r: r.key)
+        add(Row("Port_Group", f"pg/{g}", {"name": pg_name(g), "ports": _set(ports),
+                                          "acls": _set(acls)}))  # fmt: skip
 
 
 def _network(add: Any, name: str, net: Mapping[str, Any], nics: list[tuple[str, Any, Any]]) -> None:

@@ -163,9 +163,9 @@ def _addresses(
     for net in {str(n["network"]) for n in nics}:
         prefix = net_model.ip_prefix(net)
         taken[net] = {r.key[len(prefix) :] for r in req.store.scan("meta", prefix)}
-    wanted = [n.get("ip") for n in spec.get("nics") or []]
+    groups = {r.key for r in req.store.scan("secgroups")}
     try:
-        out = net_model.assign_nics(vm_id, nics, wanted, networks, taken)
+        out = net_model.assign_nics(vm_id, nics, spec.get("nics") or [], networks, taken, groups)
     except net_model.NetworkError as e:
         raise ValidationFailed(e.message, code=e.code, path=e.path) from None
     reservations = {

@@ -97,3 +97,37 @@ async def test_an_address_asked_for_twice_is_refused(client, tokens, store):
     assert r.status == 422 and (await r.json())["code"] == "ip_taken"
     r = await _vm(client, op, "c", "blue", ip="10.9.0.1")  # the gateway's
     assert r.status == 422
+
+
+async def test_security_groups_are_checked_and_refused_while_in_use(client, tokens, store):
+    await add_node(store)
+    admin, op = bearer(tokens["admin"]), bearer(tokens["operator"])
+    sg = {"name": "web", "rules": [{"protocol": "tcp", "port_min": 80}]}
+    r = await client.post("/api/v1/security_groups", json=sg, headers=op)
+    assert r.status == 403
+    r = await client.post("/api/v1/security_groups", json=sg, headers=admin)
+    assert r.status == 201, await r.text()
+    assert (await r.json())["rules"][0] == {
+        "direction": "ingress", "protocol": "tcp", "port_min": 80, "port_max": 80,
+        "cidr": "0.0.0.0/0", "group": None}  # fmt: skip
+    bad = {"name": "x", "rules": [{"protocol": "icmp", "port_min": 1}]}
+    assert (await client.post("/api/v1/security_groups", json=bad, headers=admin)).status == 422
+    bad = {"name": "x", "rules": [{"protocol": "tcp", "group": "nope"}]}
+    assert (await client.post("/api/v1/security_groups", json=bad, headers=admin)).status == 422
+    assert (await client.post("/api/v1/networks", json=OVERLAY, headers=admin)).status == 201
+    await client.post("/api/v1/networks", json={"name": "lan", "bridge": "br0"}, headers=admin)
+    body = {"name": "v", "vcpus": 1, "memory_mib": 64}
+    r = await client.post(
+        "/api/v1/vms", json={**body, "nics": [{"network": "lan", "groups": ["web"]}]}, headers=op
+    )
+    assert r.status == 422  # a bridge network cannot enforce it
+    r = await client.post(
+        "/api/v1/vms", json={**body, "nics": [{"network": "blue", "groups": ["nope"]}]}, headers=op
+    )
+    assert r.status == 422
+    r = await client.post(
+        "/api/v1/vms", json={**body, "nics": [{"network": "blue", "groups": ["web"]}]}, headers=op
+    )
+    assert r.status == 201 and (await r.json())["nics"][0]["groups"] == ["web"]
+    r = await client.delete("/api/v1/security_groups/web", headers=admin)
+    assert r.status == 409

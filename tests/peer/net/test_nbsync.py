@@ -90,3 +90,20 @@ def test_a_wiped_database_is_rebuilt_and_strangers_removed(nb):
     assert sorted(r["name"] for r in rows(nb, "Logical_Switch_Port", "name")) == before
     assert "stranger" not in {r["name"] for r in rows(nb, "Logical_Switch", "name")}
     assert nbsync.sync(nb, desired(tables(**VMS))) == 0
+
+
+def test_security_groups_become_port_groups_with_acls(nb):
+    web = _nic("blue", "52:54:00:00:00:01", "10.9.0.2", "qxt00000000001")
+    vms = {"a1": _vm("web", "n1", {**web, "groups": ["web"]})}
+    sg = {"web": {"rules": [{"protocol": "tcp", "port_min": 80, "port_max": 80,
+                             "cidr": "0.0.0.0/0", "group": None}]}}  # fmt: skip
+    nbsync.sync(nb, desired({**tables(**vms), "secgroups": sg}))
+    pgs = {r["name"] for r in rows(nb, "Port_Group", "name")}
+    assert pgs == {"qx_sg_web", "qx_grouped"}
+    matches = {r["match"]: r["action"] for r in rows(nb, "ACL", "match", "action")}
+    assert matches["outport == @qx_sg_web && ip4 && tcp.dst == 80"] == "allow-related"
+    assert matches["outport == @qx_grouped && ip4"] == "drop"
+    # The rule changed: the ACL is rewritten in place; nothing else moves.
+    sg["web"]["rules"][0]["port_min"] = sg["web"]["rules"][0]["port_max"] = 8080
+    ops = nbsync.plan(desired({**tables(**vms), "secgroups": sg}), nbsync.read(nb))
+    assert [(o["op"], o["table"]) for o in ops] == [("update", "ACL")]
