@@ -7,9 +7,10 @@ Hosts given the same cluster name (node.yaml) and no cluster yet announce role
 2. If any host of my cluster name is already a member or leader: join it (its
    leader if visible). If several cluster instances carry my name, join the one
    the others give way to (``Instance.rank_key``, below).
-3. Otherwise wait ``settle_window`` after I started looking, so hosts plugged in
-   together see each other; then the lowest node id among me and the "joining"
-   hosts of my name bootstraps, the others wait for it to become leader.
+3. Otherwise wait ``settle_window`` after I started looking, and until no new
+   "joining" host of my name has appeared for half a window, so hosts plugged
+   in together see each other; then the lowest node id among me and the
+   "joining" hosts of my name bootstraps, the others wait for it to become leader.
 4. A lower host that never becomes a member is skipped: the host at rank k
    (0 = lowest) is given until ``settle_window + (k+1) * bootstrap_timeout``
    from when both of us were seen. Ranks stagger the deadlines, so exactly one
@@ -93,6 +94,11 @@ def decide(
     if now - first_seen_at < settle_window:
         return Decision("wait", reason="settling: waiting to see the other hosts")
     joining = sorted((h for h in peers if h.role == "joining"), key=lambda h: h.node_id)
+    # Hosts powered on together keep appearing for a while (and a CPU-starved
+    # peer resolves them late): settle until none has appeared for half a window.
+    newest = max((h.first_seen for h in joining), default=first_seen_at)
+    if now - newest < settle_window / 2:
+        return Decision("wait", reason="settling: hosts of this cluster are still appearing")
     ranked: list[SeenHost | None] = [h for h in joining if h.node_id < me.node_id]
     ranked.append(None)  # me
     for rank, host in enumerate(ranked):

@@ -58,6 +58,7 @@ INITIAL_PASSWORD_FILE = "initial-admin-password"  # noqa: S105 (a file name, not
 # s: one barrier attempt while catching up; between two, a joiner checks that the
 # instance it joined still exists (it may have dissolved into another).
 CATCH_UP_TRY = 2.0
+CATCH_UP_MAX = 16.0
 PAIRING_CODE_FILE = "pairing-code"
 
 
@@ -351,9 +352,10 @@ class Peer:
         peer/heal.py) would wait forever: it leaves and looks again instead."""
         from discovery.bootstrap import Merge, joined_instance_lost
 
+        wait = CATCH_UP_TRY
         while not self._stop.is_set():
             try:
-                await store.barrier(timeout=CATCH_UP_TRY)
+                await store.barrier(timeout=wait)
                 return True
             except StoreError as e:
                 log.info("catching up with the cluster", extra=kv(reason=e.message))
@@ -362,6 +364,9 @@ class Peer:
             if lost and self.membership.load().get("catching_up"):
                 await self.leave_for(Merge("move", None, "", lost), keep_state=False)
                 return False
+            # A leader busy with many joiners (32 hosts starting on 2 cores) may
+            # take longer than one try: a fixed short timeout would never succeed.
+            wait = min(wait * 2, CATCH_UP_MAX)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 0.5)
         return False

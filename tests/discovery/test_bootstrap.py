@@ -59,8 +59,16 @@ def test_join_prefers_the_leader_else_lowest_member() -> None:
 
 def test_late_lower_arrival_during_settle_takes_over() -> None:
     # b has waited its window, but a (lower) arrived within it: b defers to a.
-    d = decide(me("b"), [seen("a", first=1.9)], now=2.5, first_seen_at=0.0, settle_window=SETTLE)
+    d = decide(me("b"), [seen("a", first=1.9)], now=3.5, first_seen_at=0.0, settle_window=SETTLE)
     assert d.action == "wait" and d.target is not None and d.target.node_id == "a"
+
+
+def test_settles_until_no_host_appeared_for_half_a_window() -> None:
+    # Hosts powered on together keep appearing: nobody bootstraps while they do.
+    d = decide(me("a"), [seen("b", first=2.5)], now=3.0, first_seen_at=0.0, settle_window=SETTLE)
+    assert d.action == "wait" and "still appearing" in d.reason
+    d = decide(me("a"), [seen("b", first=2.5)], now=3.6, first_seen_at=0.0, settle_window=SETTLE)
+    assert d.action == "bootstrap"
 
 
 def test_bootstrapper_gone_from_mdns_next_lowest_takes_over() -> None:
