@@ -115,6 +115,7 @@ class Discovery:
             "discovery": {
                 "address": self._address,
                 "announcing": self._me.role,
+                "young": self._me.young,
                 "seen": [
                     {
                         "node_id": h.node_id,

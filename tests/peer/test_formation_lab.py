@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from chaos.faults.net import Partition
+from chaos.lab import Lab
 from chaos.lab.formation import health, start_scrambled, verdict
-from tests.labs import short_lab
+from testkit.wait import wait_for
+from tests.labs import host_api, short_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
@@ -82,3 +85,62 @@ def test_16_hosts_started_together_form_one_cluster_10_times(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_32_hosts_started_together_form_one_cluster_5_times(tmp_path: Path) -> None:
     loop(32, 5, 120.0, tmp_path)
+
+
+def cluster_ids(lab: Lab) -> dict[str, str]:
+    return {
+        h.name: str((v or {}).get("cluster_id") or "")
+        for h, v in zip(lab.hosts(), health(lab), strict=True)
+    }
+
+
+def together(ids: dict[str, str], *hosts: str) -> bool:
+    return ids[hosts[0]] != "" and all(ids[h] == ids[hosts[0]] for h in hosts)
+
+
+def split_behind_a_partition(lab: Lab) -> tuple[str, str]:
+    """h1+h2 form one instance while a partition hides h3, which then forms its
+    own (the younger). Returns (h1's cluster id, h3's)."""
+    lab.up(3, start=False)
+    with Partition(lab, [["h1", "h2"], ["h3"]]):
+        lab.start("h1")
+        lab.start("h2")
+        wait_for(lambda: together(cluster_ids(lab), "h1", "h2"), 60, "h1 and h2 to form")
+        lab.start("h3")
+        wait_for(lambda: cluster_ids(lab)["h3"], 60, "h3 to bootstrap alone")
+        ids = cluster_ids(lab)
+        assert ids["h3"] != ids["h1"]
+    return ids["h1"], ids["h3"]
+
+
+def test_two_young_instances_merge_into_the_older_when_they_see_each_other() -> None:
+    with short_lab("m") as lab:
+        older, _ = split_behind_a_partition(lab)
+        wait_for(lambda: not verdict(health(lab), 3), 90, "one cluster after the partition")
+        assert set(cluster_ids(lab).values()) == {older}
+        assert MOVE_LINE in lab.host("h3").log.read_text()
+        assert host_api(lab.host("h3")).get("/peer")["split_brain"] is None
+
+
+def test_a_cluster_in_use_is_kept_and_the_young_one_joins_it() -> None:
+    with short_lab("u") as lab:
+        _, used = split_behind_a_partition(lab)
+        # While apart, someone uses h3's cluster: it is settled now.
+        status, _ = host_api(lab.host("h3")).post(
+            "/users", {"name": "carol", "role": "viewer", "password": "a-long-password-1"}
+        )
+        assert status == 201
+        wait_for(lambda: not young(lab, "h3"), 30, "h3 to announce its cluster settled")
+        # Asked to rejoin an instance it cannot see: refused, nothing happens.
+        status, body = host_api(lab.host("h3")).post("/cluster/rejoin", {"cluster_id": "nope"})
+        assert status == 404 and body["code"] == "instance_not_found"
+        wait_for(lambda: not verdict(health(lab), 3), 90, "one cluster after the partition")
+        assert set(cluster_ids(lab).values()) == {used}
+        for h in ("h1", "h2"):
+            assert MOVE_LINE in lab.host(h).log.read_text()
+        names = {u["name"] for u in host_api(lab.host("h1")).get("/users")["items"]}
+        assert "carol" in names
+
+
+def young(lab: Lab, host: str) -> bool:
+    return bool(host_api(lab.host(host)).get("/peer")["discovery"]["discovery"]["young"])
