@@ -29,6 +29,9 @@ from peer.agent.status import from_session
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 3.0
+HELLO_EAGER_FOR_S = 180.0
+HELLO_EAGER_GAP_S = 0.5
+HELLO_LATER_GAP_S = 15.0
 HEARTBEAT_S = 10.0
 MISSED_BEATS = 2
 # Often right after the agent appears (DHCP may still be going), then rarely.
@@ -125,8 +128,10 @@ class AgentSession:
             except AgentTimeout:
                 waited += 1
                 self._set_reason("no agent answers in the guest")
-                # No agent (yet): keep asking, less often as time goes by.
-                await asyncio.sleep(min(30.0, HELLO_TIMEOUT_S * waited))
+                # No agent yet (a booting guest): ask again soon, so its report
+                # follows its start within seconds; after a while, rarely.
+                early = waited * HELLO_TIMEOUT_S < HELLO_EAGER_FOR_S
+                await asyncio.sleep(HELLO_EAGER_GAP_S if early else HELLO_LATER_GAP_S)
                 continue
             except AgentRefused as e:
                 self._set_reason(f"handshake refused: {e.message}")
