@@ -7,6 +7,7 @@ guest sees the real file names). ``read_seed`` reads one back (tests, support).
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -51,7 +52,31 @@ def user_data(ci: CloudInitSpec) -> str:
         lines.append("ssh_authorized_keys:")
         lines.extend(f"  - {_yaml_str(k)}" for k in ci.ssh_keys)
     lines.append(f"ssh_pwauth: {'true' if ci.password_hash else 'false'}")
+    if ci.install_agent:
+        lines += agent_install_lines()
     return "\n".join(lines) + "\n"
+
+
+def agent_install_lines() -> list[str]:
+    """cloud-config that installs the guest agent's .deb (carried in the seed,
+    so no repository is needed): python3-minimal first if the image lacks it."""
+    from agent.dist.deb import deb_bytes
+
+    deb = base64.b64encode(deb_bytes()).decode()
+    path = "/var/lib/quantix-agent/quantix-agent.deb"
+    install = (
+        "command -v python3 >/dev/null || apt-get install -y python3-minimal; "
+        f"dpkg -i {path} && systemctl enable --now quantix-agent.service || true"
+    )
+    return [
+        "write_files:",
+        f"  - path: {path}",
+        "    encoding: b64",
+        "    permissions: '0644'",
+        f"    content: {deb}",
+        "runcmd:",
+        f"  - [sh, -c, {_yaml_str(install)}]",
+    ]
 
 
 def meta_data(vm_id: str, ci: CloudInitSpec) -> str:
@@ -100,6 +125,24 @@ def build_seed_iso(docs: dict[str, str]) -> bytes:
         return out.getvalue()
     except pycdlib.pycdlibexception.PyCdlibException as e:
         raise OperationFailed(f"cannot build the cloud-init seed: {e}") from None
+    finally:
+        iso.close()
+
+
+def build_iso(label: str, files: dict[str, bytes]) -> bytes:
+    """An ISO 9660 image (Joliet and Rock Ridge names) of ``files`` at its root."""
+    iso = pycdlib.PyCdlib()
+    try:
+        iso.new(interchange_level=3, vol_ident=label, joliet=3, rock_ridge="1.09")
+        for i, (name, body) in enumerate(sorted(files.items())):
+            iso.add_fp(
+                io.BytesIO(body), len(body), f"/F{i}.;1", rr_name=name, joliet_path="/" + name
+            )
+        out = io.BytesIO()
+        iso.write_fp(out)
+        return out.getvalue()
+    except pycdlib.pycdlibexception.PyCdlibException as e:
+        raise OperationFailed(f"cannot build the ISO {label}: {e}") from None
     finally:
         iso.close()
 

@@ -81,6 +81,7 @@ class CloudInitSpec:
     password_hash: str | None = None
     user_data: str | None = None  # a whole user-data document, replacing the generated one
     network_config: str | None = None
+    install_agent: bool = False  # the Quantix guest agent's .deb, installed at first boot
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,19 @@ def parse_nic(raw: Any, index: int) -> NicSpec:
     return NicSpec(mac, bridge, model, port)
 
 
+def _install_agent(v: Any, raw: dict[str, Any]) -> bool:
+    if not isinstance(v, bool):
+        raise InvalidSpec("cloud_init.install_agent must be true or false")
+    if v and raw.get("user_data") is not None:
+        # The agent goes in through the generated document; a caller's own
+        # user-data replaces it whole, so the two cannot be combined.
+        raise InvalidSpec(
+            "cloud_init.install_agent cannot be combined with user_data",
+            field="cloud_init.install_agent",
+        )
+    return v
+
+
 def parse_cloud_init(raw: Any, default_hostname: str) -> CloudInitSpec | None:
     if raw is None:
         return None
@@ -221,6 +235,7 @@ def parse_cloud_init(raw: Any, default_hostname: str) -> CloudInitSpec | None:
         password_hash=_opt_str(raw, "password_hash", "cloud_init."),
         user_data=_opt_str(raw, "user_data", "cloud_init."),
         network_config=_opt_str(raw, "network_config", "cloud_init."),
+        install_agent=_install_agent(raw.get("install_agent", False), raw),
     )
 
 

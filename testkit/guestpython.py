@@ -16,23 +16,11 @@ import sys
 from pathlib import Path
 from typing import Protocol
 
+from agent.dist.files import AGENT_ROOT
+from agent.dist.files import GUEST_MODULES as AGENT_FILES
 from hypervisor.errors import HypervisorError
 
 DPKG_INFO = Path("/var/lib/dpkg/info")
-AGENT_ROOT = Path(__file__).resolve().parent.parent / "agent"
-# The agent's guest side: what the .deb, the wheel and the test guest carry.
-AGENT_FILES = (
-    "__init__.py",
-    "wire.py",
-    "frames.py",
-    "protocol.py",
-    "guest/__init__.py",
-    "guest/__main__.py",
-    "guest/main.py",
-    "guest/ops.py",
-    "guest/port.py",
-    "guest/sysinfo.py",
-)
 
 
 class GuestPythonUnavailable(HypervisorError):

@@ -143,3 +143,10 @@ def main(argv: list[str]) -> int:
     agent = Agent(hooks) if hooks else Agent()
     Session(fd, agent).loop()
     return 0
+
+
+def cli() -> int:
+    """The wheel's ``quantix-agent`` entry point."""
+    import sys
+
+    return main(sys.argv[1:])

@@ -161,6 +161,14 @@ def uptime_s() -> float:
     return float(first[0]) if first else 0.0
 
 
+def own_rss_kib(status_text: str) -> int:
+    """VmRSS of /proc/self/status: what the agent itself costs the guest."""
+    for line in status_text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def info() -> dict[str, Any]:
     ifaces: dict[str, list[str]] = {}
     for name, addr in ipv4_addresses() + parse_if_inet6(_read("/proc/net/if_inet6")):
@@ -174,4 +182,5 @@ def info() -> dict[str, Any]:
         "interfaces": [{"name": n, "ips": a} for n, a in sorted(ifaces.items())],
         "memory": parse_meminfo(_read("/proc/meminfo")),
         "filesystems": filesystems(),
+        "agent_rss_kib": own_rss_kib(_read("/proc/self/status")),
     }

@@ -53,6 +53,10 @@ CLOUD_INIT = {
         "ssh_keys": {"type": "array", "items": {"type": "string", "maxLength": 16384}},
         "password_hash": {"type": ["string", "null"], "maxLength": 512},
         "user_data": {"type": ["string", "null"], "maxLength": 65536},
+        "install_agent": {
+            "type": "boolean",
+            "description": "install the Quantix guest agent (.deb) at first boot (Debian/Ubuntu)",
+        },
     },
 }
 HA = {

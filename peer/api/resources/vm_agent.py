@@ -20,7 +20,7 @@ from aiohttp import web
 
 from agent.protocol import EXEC_OUTPUT_CAP, EXEC_TIMEOUT_MAX_S, FILE_CAP
 from hypervisor.errors import HypervisorError
-from peer.api.errors import BadRequest, Unavailable
+from peer.api.errors import BadRequest, ConflictError, NotFound, Unavailable
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
 from peer.forward import check_forwardable, forwarded_headers, relay
@@ -294,3 +294,72 @@ async def sync_guest_time(req: ApiRequest) -> Reply | web.Response:
 
 def _text(v: Any) -> str:
     return v.decode("utf-8", errors="replace") if isinstance(v, bytes) else ""
+
+
+AGENT_ISO = {
+    "type": "object",
+    "required": ["pool"],
+    "properties": {"pool": {"type": "string", "minLength": 1}},
+    "additionalProperties": False,
+}
+
+
+@routes.post(
+    "/images/agent-iso",
+    role=Role.OPERATOR,
+    summary="Add the guest agent's ISO to the image library",
+    body=AGENT_ISO,
+    response=_OBJ,
+    status=201,
+)
+async def add_agent_iso(req: ApiRequest) -> Reply:
+    """Writes ``quantix-agent-<version>.iso`` (the .deb, the wheel, install.sh)
+    into the pool on this host and registers it as an ``iso`` image, ready to
+    attach as a VM's CD-ROM. Again for the same pool: the existing image."""
+    import asyncio
+    import hashlib
+    import secrets
+    from pathlib import Path
+
+    from peer.agent.iso import ISO_NAME, agent_iso
+    from raft.store import put
+
+    name = req.body["pool"]
+    pool = req.store.get("pools", name)
+    if pool is None:
+        raise NotFound(f"no pool {name}")
+    nodes = pool.value.get("nodes") or []
+    if not pool.value.get("shared") and nodes and req.ctx.node_id not in nodes:
+        raise ConflictError(
+            f"pool {name} is not on this host: ask one of {nodes}", code="wrong_host"
+        )
+    for r in req.store.scan("images"):
+        if r.value.get("pool") == name and r.value.get("name") == ISO_NAME:
+            return Reply({"id": r.key, **r.value}, status=200)
+    data = await asyncio.to_thread(agent_iso)
+    path = Path(str(pool.value["path"])) / ISO_NAME
+    await asyncio.to_thread(_write, path, data)
+    image_id = secrets.token_hex(6)
+    value = {
+        "name": ISO_NAME,
+        "kind": "iso",
+        "pool": name,
+        "path": str(path),
+        "size_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "source_url": None,
+        "state": "ready",
+        "node": None if pool.value.get("shared") else req.ctx.node_id,
+    }
+    await req.commit(
+        [put("images", image_id, value, expect=None)],
+        event=("image.created", "images", image_id, f"the guest agent ISO added to {name}"),
+    )
+    return Reply({"id": image_id, **value}, status=201)
+
+
+def _write(path: Any, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
