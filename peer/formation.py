@@ -61,6 +61,7 @@ class Formation:
         self.peer = peer
         # node id -> certificate SHA-256 it must show (an adopted host's sponsor).
         self.pins = dict(pins or {})
+        self._kdf: asyncio.Future[bytes] | None = None
         self.cluster_name = cluster_name
         self.secret = secret
         self.started = time.time()
@@ -93,7 +94,9 @@ class Formation:
         disc = self.peer.discovery
         # The join key's KDF (~0.1 s) during the settle window, not on the
         # critical path of the join that follows it.
-        kdf = asyncio.ensure_future(asyncio.to_thread(derive_key, self.secret, self.cluster_name))
+        self._kdf = asyncio.ensure_future(
+            asyncio.to_thread(derive_key, self.secret, self.cluster_name)
+        )
         unsubscribe = disc.subscribe(lambda *_: self._changed.set())
         try:
             while not self.done:
@@ -135,7 +138,7 @@ class Formation:
                     await self._wait_change(min(POLL, settle + 0.005) if settle > 0 else POLL)
         finally:
             unsubscribe()
-            await kdf
+            await self._kdf
 
     async def _wait_change(self, timeout: float) -> None:
         """Until mDNS shows a change (a new host, a role) or ``timeout`` seconds."""
@@ -149,6 +152,9 @@ class Formation:
         return False
 
     async def _join(self, api_url: str, expect_fp: str | None = None) -> bool:
+        # The one KDF started with the settle window, not a second one racing it.
+        if self._kdf is not None:
+            await self._kdf
         try:
             adm = await request_join(
                 api_url,
