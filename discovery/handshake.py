@@ -20,7 +20,7 @@ nonce_b once, for ``ttl`` seconds: a replayed or late ``prove`` is refused.
 Why scrypt: anyone may send a hello, and the answer carries B's proof, so a
 captured answer lets an attacker test guesses of the secret offline. With a
 plain HMAC key that costs two HMACs per guess; with scrypt each guess costs the
-KDF (memory-hard, so GPUs gain little), and a generated join code (128 bits,
+KDF (memory-hard, so GPUs gain little), and a generated join code (140 bits,
 ``new_join_code``) leaves nothing to guess at all. Each side derives K once per
 secret and keeps it (``derive_key`` is cached), so hellos cost the responder
 only HMACs.
@@ -44,10 +44,11 @@ PROTOCOL: Final = "quantix-join-v2"
 # one core of the lab machine (measured, docs/security.md); p=1.
 KDF: Final = {"n": 2**15, "r": 8, "p": 1}
 _KDF_MAXMEM: Final = 64 * 1024 * 1024
-# A generated join code: 26 characters of Crockford's base32 (no I, L, O, U) =
-# 130 bits, shown in groups of five so a person can type it from a screen.
+# A generated join code: 28 characters of Crockford's base32 (no I, L, O, U) =
+# 140 bits, shown in groups of four (like the pairing code) so a person can
+# type it from a screen.
 _CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-JOIN_CODE_CHARS: Final = 26
+JOIN_CODE_CHARS: Final = 28
 NONCE_BYTES: Final = 32
 _HEX_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 _ADDR_RE: Final = re.compile(r"^[0-9.]{7,15}:[0-9]{1,5}$")
@@ -131,9 +132,9 @@ def new_nonce() -> str:
 
 
 def new_join_code() -> str:
-    """A fresh cluster secret of 130 random bits a person can type (``XXXXX-...``)."""
+    """A fresh cluster secret of 140 random bits a person can type (``XXXX-...``)."""
     raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(JOIN_CODE_CHARS))
-    return "-".join(raw[i : i + 5] for i in range(0, len(raw), 5))
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
 @functools.lru_cache(maxsize=8)

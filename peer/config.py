@@ -137,8 +137,10 @@ def parse_config(text: str) -> NodeConfig:
     if secret is not None:
         validate_secret(str(secret))
         kw["cluster_secret"] = str(secret)
-    if (name is None) != (secret is None):
-        raise ConfigError("cluster needs both 'name' and 'secret'")
+    if secret is not None and name is None:
+        # A name alone is fine: the host that founds the cluster generates its
+        # join code (peer/identity.py, first_secret).
+        raise ConfigError("cluster 'secret' needs a cluster 'name'")
     return NodeConfig(**kw)
 
 

@@ -36,7 +36,15 @@ from peer import __version__
 from peer.config import ConfigError, NodeConfig, load_config
 from peer.context import PeerContext
 from peer.firewall import FirewallError
-from peer.identity import Membership, ensure_node_id, pick_address, system_hostname, write_file
+from peer.identity import (
+    JOIN_CODE_FILE,
+    Membership,
+    ensure_node_id,
+    first_secret,
+    pick_address,
+    system_hostname,
+    write_file,
+)
 from peer.logs import kv, setup_logging
 from peer.pending import PendingStore
 from peer.tls import ensure_certificate, server_context
@@ -91,8 +99,18 @@ class Peer:
         saved = self.membership.load()
         cluster_name = saved.get("cluster_name") or self.config.cluster_name
         secret = self.membership.secret() or self.config.cluster_secret
-        if self.config.cluster_secret and not self.membership.secret():
-            self.membership.save_secret(self.config.cluster_secret)
+        if cluster_name and (self.config.cluster_secret or not secret):
+            secret, generated = first_secret(self.membership, self.config.cluster_secret)
+            if generated:
+                # Shown once, on this host's terminal (never in the log file).
+                print(
+                    f"\nNo secret for cluster {cluster_name!r} in node.yaml: made a join code.\n"
+                    f"  join code: {secret}\n"
+                    "  Other hosts join with it as cluster.secret in their node.yaml\n"
+                    f"  (also in {self.data_dir / JOIN_CODE_FILE}, readable by root only)\n",
+                    file=sys.stdout,
+                    flush=True,
+                )
         role = "factory" if cluster_name is None else "joining"
         self.ctx = PeerContext(
             config=self.config,

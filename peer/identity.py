@@ -94,3 +94,29 @@ class Membership:
 
     def save_secret(self, secret: str) -> None:
         write_file(self.secret_path, secret + "\n", 0o600)
+
+
+JOIN_CODE_FILE = "join-code"
+
+
+def first_secret(membership: Membership, configured: str | None) -> tuple[str, bool]:
+    """The cluster secret this host starts with, and whether it was generated now.
+
+    node.yaml's secret if it names one (kept 0600 on first use); else the one
+    saved before; else a fresh join code (140 random bits a person can type,
+    discovery.handshake.new_join_code), saved 0600 both as the secret and in
+    ``join-code`` so that root can read it again. The caller shows a generated
+    code once, on the terminal, never in the log.
+    """
+    from discovery.handshake import new_join_code
+
+    saved = membership.secret()
+    if saved:
+        return saved, False
+    if configured:
+        membership.save_secret(configured)
+        return configured, False
+    code = new_join_code()
+    membership.save_secret(code)
+    write_file(membership.secret_path.with_name(JOIN_CODE_FILE), code + "\n", 0o600)
+    return code, True

@@ -37,7 +37,7 @@ def test_cluster_and_settings():
         ("mgmt_address: not-an-ip", "mgmt_address"),
         ("cluster:\n  name: Bad_Name\n  secret: 0123456789abcdef", "cluster name"),
         ("cluster:\n  name: ok\n  secret: short", "secret"),
-        ("cluster:\n  name: ok", "secret"),
+        ("cluster:\n  secret: 0123456789abcdef", "name"),
         ("watchdog: maybe", "watchdog"),
         ("[1, 2", "YAML"),
         ("- a list", "mapping"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import stat
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -88,3 +90,23 @@ async def test_hellos_from_one_source_are_rate_limited(
     assert statuses[0] == 200
     assert 429 in statuses
     assert statuses.count(200) <= 25
+
+
+def test_without_a_secret_the_founder_generates_a_join_code_once(tmp_path: Path) -> None:
+    """node.yaml with a cluster name and no secret: a 130-bit join code, kept
+    0600 (as the secret and in ``join-code``), the same one after a restart."""
+    from peer.config import parse_config
+    from peer.identity import JOIN_CODE_FILE, Membership, first_secret
+
+    cfg = parse_config("cluster:\n  name: prod\n")
+    assert cfg.cluster_name == "prod" and cfg.cluster_secret is None
+    m = Membership(tmp_path)
+    code, generated = first_secret(m, cfg.cluster_secret)
+    assert generated and len(code.replace("-", "")) * 5 >= 128
+    for f in (m.secret_path, tmp_path / JOIN_CODE_FILE):
+        assert f.read_text().strip() == code
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    assert first_secret(m, None) == (code, False)  # a restart: the same secret
+    # A typed secret is used as it is (and stretched by the KDF when joining).
+    typed = Membership(tmp_path / "other")
+    assert first_secret(typed, "a typed secret of ours") == ("a typed secret of ours", False)
