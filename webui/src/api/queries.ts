@@ -5,6 +5,7 @@ import { rememberPeers } from "./connection";
 import type {
   AuditRec, Certificate, Cluster, ConsoleInfo, Discovered, Image, Network, NodeRec, Page, Pool,
   QxEvent, Task, Token, User, Vm, Volume,
+  ExecResult,
 } from "./types";
 
 /** Every page of a list (the API's `limit` tops out at 1000). */
@@ -141,6 +142,9 @@ export interface Snapshot {
 const snapPath = (id: string) => `/vms/${encodeURIComponent(id)}/snapshots`;
 export const useSnapshots = (id: string, enabled: boolean) =>
   useQuery({ queryKey: ["snapshots", id], queryFn: async () => (await get<{ items: Snapshot[] }>(snapPath(id))).items, enabled, retry: false });
-export const createSnapshot = (id: string, name: string) => post<Snapshot>(snapPath(id), { name });
+export const createSnapshot = (id: string, name: string, quiesce = false) => post<Snapshot>(snapPath(id), quiesce ? { name, quiesce } : { name });
+const agentPath = (id: string) => `/vms/${encodeURIComponent(id)}/agent`;
+export const agentExec = (id: string, command: string[], timeout_s: number) => post<ExecResult>(`${agentPath(id)}/exec`, { command, timeout_s });
+export const agentPassword = (id: string, user: string, password: string) => post(`${agentPath(id)}/password`, { user, password });
 export const revertSnapshot = (id: string, name: string) => post(`${snapPath(id)}/${encodeURIComponent(name)}/revert`);
 export const deleteSnapshot = (id: string, name: string) => del(`${snapPath(id)}/${encodeURIComponent(name)}`);

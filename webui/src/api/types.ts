@@ -76,6 +76,31 @@ export interface Disk {
 export interface Nic {
   network: string;
   mac?: string;
+  ip?: string | null;
+}
+
+export interface AgentStatus {
+  connected?: boolean;
+  reason?: string | null;
+  version?: string;
+  capabilities?: string[];
+  os?: { id?: string; name?: string; version?: string; kernel?: string };
+  hostname?: string;
+  ips?: string[];
+  interfaces?: { name: string; ips: string[] }[];
+  frozen?: boolean;
+  booted_at?: number | null;
+  memory?: { total_mib?: number; used_mib?: number; available_mib?: number };
+  filesystems?: { mount: string; fs: string; total_mib: number; used_mib: number }[];
+}
+
+export interface ExecResult {
+  exit_code: number | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  timed_out: boolean;
+  duration_s?: number;
 }
 
 export interface VmStatus {
@@ -83,7 +108,7 @@ export interface VmStatus {
   state?: string | null;
   reason?: string | null;
   error?: string | null;
-  agent?: { connected?: boolean; ips?: string[] } | null;
+  agent?: AgentStatus | null;
   updated_at?: number;
 }
 

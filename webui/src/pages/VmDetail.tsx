@@ -11,8 +11,9 @@ import { Button, Card, Empty, ErrorState, Loadable, Modal, PageHeader, Spinner, 
 import { toast } from "../components/toast";
 import { EventRow } from "./Dashboard";
 import { ACTIONS, useVmActions } from "./Vms";
+import { AgentReport, RunCommand, SetPassword } from "../components/GuestAgent";
 
-const TABS = ["summary", "console", "snapshots", "disks", "events"] as const;
+const TABS = ["summary", "guest", "console", "snapshots", "disks", "events"] as const;
 // noVNC loads only when a console is opened.
 const VncConsole = lazy(() => import("../components/VncConsole"));
 
@@ -51,6 +52,10 @@ function Summary({ vm }: { vm: Vm }) {
           <dd>{(vm.nics ?? []).map((n) => `${n.network}${n.mac ? ` (${n.mac})` : ""}`).join(", ") || "none"}</dd>
           <dt className="text-zinc-500">IPs</dt>
           <dd className="font-mono text-xs">{vm.status?.agent?.ips?.join(", ") || "—"}</dd>
+          <dt className="text-zinc-500">Guest agent</dt>
+          <dd className="text-xs" data-testid="agent-summary">
+            {vm.status?.agent?.connected ? `connected · ${vm.status.agent.os?.name ?? ""} · ${vm.status.agent.hostname ?? ""}` : (vm.status?.agent?.reason ?? "not connected")}
+          </dd>
           <dt className="text-zinc-500">HA</dt>
           <dd>{vm.ha?.enabled ? "enabled" : "off"}</dd>
           <dt className="text-zinc-500">Created</dt>
@@ -114,8 +119,9 @@ function Snapshots({ vm }: { vm: Vm }) {
   const placed = Boolean(vm.placement);
   const snaps = useSnapshots(vm.id, placed);
   const [name, setName] = useState("");
+  const [quiesce, setQuiesce] = useState(false);
   const keys = [["snapshots", vm.id], ["vm", vm.id]];
-  const create = useWrite((n: string) => createSnapshot(vm.id, n), keys);
+  const create = useWrite((n: string) => createSnapshot(vm.id, n, quiesce), keys);
   const revert = useWrite((n: string) => revertSnapshot(vm.id, n), keys);
   const remove = useWrite((n: string) => deleteSnapshot(vm.id, n), keys);
   const valid = SNAPSHOT_NAME.test(name);
@@ -140,6 +146,9 @@ function Snapshots({ vm }: { vm: Vm }) {
             aria-invalid={name !== "" && !valid}
             aria-describedby="snap-help"
           />
+        </label>
+        <label className="flex items-center gap-1 text-sm" title="The guest agent runs the pre-freeze hooks and freezes the file systems for the snapshot">
+          <input type="checkbox" checked={quiesce} disabled={!vm.status?.agent?.connected} onChange={(e) => setQuiesce(e.target.checked)} /> Quiesce (guest agent)
         </label>
         <Button type="submit" variant="primary" disabled={!valid} busy={create.isPending}>Take snapshot</Button>
         <span id="snap-help" className="text-xs text-zinc-500">Letters, digits, '.', '_' and '-'; disks and, when running, memory.</span>
@@ -296,6 +305,17 @@ export default function VmDetail() {
               ))}
             </nav>
             {tab === "summary" && <Summary vm={v} />}
+            {tab === "guest" && (
+              <div className="grid gap-5 lg:grid-cols-2">
+                <AgentReport vm={v} />
+                {canWrite && v.status?.agent?.connected ? (
+                  <div className="space-y-5">
+                    <RunCommand vm={v} />
+                    <SetPassword vm={v} />
+                  </div>
+                ) : null}
+              </div>
+            )}
             {tab === "console" && <Console vm={v} />}
             {tab === "snapshots" && <Snapshots vm={v} />}
             {tab === "disks" && <Disks vm={v} />}
