@@ -8,6 +8,7 @@ Figures (the lab, real namespaces, real mDNS, real peers):
                     chaos/lab/formation.py. N = 3, 5, 16, 32 (64 with --sizes).
                     Target: one cluster at every size; <= 30 s for 32 hosts.
   form_N_moves      hosts that left a young instance for the winner (a healed split)
+  form_N_cpu_s      CPU seconds all peers used from their start until formed (and per host)
   form_N_phases     where the time went: per phase, median and max over the hosts of
                     the seconds from the last start (from each peer's log)
   join_s            one more host added to the formed 3-host cluster, until it is in
@@ -184,6 +185,11 @@ def main(argv: list[str]) -> int:
             t0 = time.monotonic()
             ok = poll_until(partial(check, lab, n), args.timeout, interval=0.1)
             out[f"form_{n}_s"] = round(time.monotonic() - t0, 2) if ok else None
+            # CPU the peers used from their start until formed: the work the
+            # 2 cores had to do (what a faster figure would have to cut).
+            ticks = [cpu_ticks(netns_pids(h.netns)) for h in lab.hosts()]
+            out[f"form_{n}_cpu_s"] = round(sum(ticks) / CLK_TCK, 1)
+            out[f"form_{n}_cpu_s_per_host"] = round(sum(ticks) / CLK_TCK / n, 2)
             logs = [h.log.read_text() if h.log.exists() else "" for h in lab.hosts()]
             if not args.discovery_only:
                 out[f"form_{n}_moves"] = sum(text.count(MOVE_LINE) for text in logs)

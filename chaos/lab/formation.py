@@ -43,8 +43,9 @@ def verdict(views: Sequence[Health], n: int) -> str:
     leaders = {v.get("leader") for v in vs}
     if len(leaders) != 1 or None in leaders:
         return f"hosts name {len(leaders)} different leaders"
-    if any(v.get("nodes") != n for v in vs):
-        return "not every host lists every node yet"
+    behind = {f"h{i + 1}": v.get("nodes") for i, v in enumerate(vs) if v.get("nodes") != n}
+    if behind:
+        return f"not every host lists {n} nodes yet: {behind}"
     roles = [v.get("raft_role") for v in vs]
     if roles.count("leader") != 1:
         return f"{roles.count('leader')} Raft leaders"

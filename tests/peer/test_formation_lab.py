@@ -73,18 +73,24 @@ def loop(n: int, runs: int, timeout: float, keep: Path) -> None:
     assert passed == runs, f"{runs - passed} of {runs} runs failed (logs: {keep}): {results}"
 
 
-def test_16_hosts_started_together_form_one_cluster_3_times(tmp_path: Path) -> None:
-    loop(16, 3, 90.0, tmp_path)
+def kept(n: int) -> Path:
+    """Where a failed run's logs go: outside pytest's rotating tmp dirs, which
+    other test sessions on this machine clean up."""
+    return Path("/var/tmp") / f"qx-formation-{n}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def test_16_hosts_started_together_form_one_cluster_3_times() -> None:
+    loop(16, 3, 90.0, kept(16))
 
 
 @pytest.mark.slow
-def test_16_hosts_started_together_form_one_cluster_10_times(tmp_path: Path) -> None:
-    loop(16, 10, 90.0, tmp_path)
+def test_16_hosts_started_together_form_one_cluster_10_times() -> None:
+    loop(16, 10, 90.0, kept(16))
 
 
 @pytest.mark.slow
-def test_32_hosts_started_together_form_one_cluster_5_times(tmp_path: Path) -> None:
-    loop(32, 5, 120.0, tmp_path)
+def test_32_hosts_started_together_form_one_cluster_5_times() -> None:
+    loop(32, 5, 120.0, kept(32))
 
 
 def cluster_ids(lab: Lab) -> dict[str, str]:
