@@ -93,16 +93,33 @@ class Change:
     value: Value | None
 
 
+_SCALARS = frozenset({str, bool, int, float, type(None)})
+_MAX_DEPTH = 32
+
+
 def _is_plain(v: Any, depth: int = 0) -> bool:
-    if depth > 32:
+    """Plain data only (str, bool, int, float, None, lists, dicts with str keys),
+    nested at most ``_MAX_DEPTH`` deep. Runs on every command twice (submit and
+    apply, on every replica), so scalars are tested by exact type first."""
+    if depth > _MAX_DEPTH:
         return False
-    if v is None or isinstance(v, (str, bool, int, float)):
+    if type(v) in _SCALARS or isinstance(v, (str, bool, int, float)):
         return True
     if isinstance(v, list):
-        return all(_is_plain(x, depth + 1) for x in v)
-    if isinstance(v, dict):
-        return all(isinstance(k, str) and _is_plain(x, depth + 1) for k, x in v.items())
-    return False
+        items: Any = v
+    elif isinstance(v, dict):
+        for k in v:
+            if type(k) is not str and not isinstance(k, str):
+                return False
+        items = v.values()
+    else:
+        return False
+    for x in items:
+        if type(x) in _SCALARS and depth < _MAX_DEPTH:
+            continue
+        if not _is_plain(x, depth + 1):
+            return False
+    return True
 
 
 def validate_command(cmd: Any) -> None:

@@ -61,6 +61,10 @@ RESOLVE_TABLES = ("volumes", "images", "networks", "pools")
 HELD_PAUSES = frozenset({"io_error", "snapshot", "save", "dump", "starting_up", "migration"})
 
 
+# VM record fields that a pass never acts on (labels go into a domain's metadata
+# when it is defined, and are not updated on a running one).
+PASSIVE_FIELDS = frozenset({"labels", "description"})
+
 class Reconciler:
     def __init__(
         self,
@@ -106,6 +110,7 @@ class Reconciler:
         self._pools_ready: set[str] = set()
         self._guest_stopped: set[str] = set()  # VMs whose guest powered itself off
         self._local: set[str] = set()  # VMs with a domain on this host (last seen)
+        self._seen: dict[str, dict[str, Any]] = {}  # VM records as last acted on
         self._our_shutdowns: dict[str, float] = {}  # VMs we asked to shut down, when
         self._stopping = False
         self.passes = 0  # reconcile passes run (for tests and metrics)
@@ -206,7 +211,7 @@ class Reconciler:
                 if c.table == "vms":
                     # Only VMs that concern this host: a lookup of a domain that is
                     # not here costs a libvirt call and an error line in the log.
-                    if self._concerns(c.key, c.value):
+                    if self._concerns(c.key, c.value) and self._acts_on(c.key, c.value):
                         self.kick(c.key)
                 elif c.table == "vm_status":
                     # Another peer's report (a migration's source handing over) can
@@ -226,6 +231,19 @@ class Reconciler:
                         vm = self.store.get("vms", res[4:])
                         if vm is not None and vm.value.get("placement") == self.node_id:
                             self.kick(res[4:])
+
+    def _acts_on(self, vm_id: str, vm: dict[str, Any] | None) -> bool:
+        """False when the record changed only in fields no pass acts on: an API
+        client relabelling VMs must not cost a pass (a domain lookup, an XML
+        parse, a scan of the tables a spec resolves against) per write."""
+        if vm is None:
+            self._seen.pop(vm_id, None)
+            return True
+        acted = {k: v for k, v in vm.items() if k not in PASSIVE_FIELDS}
+        if self._seen.get(vm_id) == acted:
+            return False
+        self._seen[vm_id] = acted
+        return True
 
     def _concerns(self, vm_id: str, vm: dict[str, Any] | None) -> bool:
         """Whether a change of ``vm_id``'s record is for this host: it is placed
