@@ -65,6 +65,7 @@ HELD_PAUSES = frozenset({"io_error", "snapshot", "save", "dump", "starting_up", 
 # when it is defined, and are not updated on a running one).
 PASSIVE_FIELDS = frozenset({"labels", "description"})
 
+
 class Reconciler:
     def __init__(
         self,
