@@ -6,7 +6,7 @@ NODES ?= 3
 PKGS := $(wildcard raft discovery peer hypervisor agent console chaos bench testkit distro)
 PYTEST_ARGS ?=
 
-.PHONY: setup lab lab-down test test-all lint typecheck pytest bench image
+.PHONY: setup lab lab-down test test-all lint typecheck pytest bench image demo-os
 
 setup:
 	@bash scripts/setup.sh
@@ -39,3 +39,8 @@ bench: setup
 # build/os; downloads, the Debian base and wheels are cached in .cache/os.
 image: setup
 	@$(VENV)/python -m distro build $(IMAGE_ARGS)
+
+# The headline demo: three Quantix-OS VMs (QEMU TCG) in factory state on one bridge
+# become one cluster, paired from their consoles (distro/demo.py).
+demo-os: setup
+	@$(VENV)/python -m distro demo $(DEMO_ARGS)

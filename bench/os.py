@@ -92,22 +92,22 @@ def boot_once(workdir: Path, timeout: float, updates: dict[str, Path] | None) ->
 
 
 def install_once(workdir: Path, timeout: float) -> float:
-    import subprocess as sp
-
     from testkit.osvm import IMAGE, OsVm
     from testkit.wait import wait_for
 
-    medium = workdir / "medium.img"
-    sp.run(["cp", "--sparse=always", str(IMAGE), str(medium)], check=True)
-    answers = workdir / "install.yaml"
-    answers.write_text("disk: /dev/vdb\ncluster: {name: bench, secret: bench-secret-1234}\n")
-    esp = f"{medium}@@{1024 * 1024}"
-    sp.run(["mmd", "-i", esp, "::/quantix"], check=True)
-    sp.run(["mcopy", "-i", esp, str(answers), "::/quantix/install.yaml"], check=True)
+    answers = "disk: /dev/vdb\ncluster: {name: bench, secret: bench-secret-1234}\n"
     target = workdir / "target.img"
     with open(target, "wb") as f:
         f.truncate(4 * 1024**3)
-    vm = OsVm("install", workdir, image=medium, api_port=_free_port(), cpus=2, disks=[target])
+    vm = OsVm(
+        "install",
+        workdir,
+        image=IMAGE,
+        api_port=_free_port(),
+        cpus=2,
+        disks=[target],
+        esp_files={"quantix/install.yaml": answers},
+    )
     vm.prepare()
     vm.start()
     try:

@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import shutil
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -153,6 +154,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m distro", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="three Quantix-OS VMs become one cluster (distro/demo.py)")
     b = sub.add_parser("build", help="build the image (cached steps are skipped)")
     b.add_argument("--out", type=Path, default=OUT)
     b.add_argument("--version", help="the image's version (default: 0.1.0-<inputs hash>)")
@@ -161,7 +163,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="linux-image-cloud-amd64",
         help="Debian kernel package (linux-image-amd64 for bare metal)",
     )
-    b.add_argument("--level", type=int, default=12, help="zstd level of the squashfs")
+    b.add_argument(
+        "--level", type=int, default=6, help="zstd level of the squashfs (19: smallest, slowest)"
+    )
     b.add_argument(
         "--broken",
         action="store_true",
@@ -172,10 +176,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def locked_build(args: argparse.Namespace) -> dict[str, Any]:
+    """One build at a time: they share ``.cache/os/stage`` and the outputs."""
+    import fcntl
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return build(args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["demo"]:
+        from distro.demo import main as demo
+
+        return demo(raw[1:])
+    args = parse_args(raw)
     try:
-        summary = build(args)
+        summary = locked_build(args)
     except BuildError as e:
         log(f"build failed: {e}")
         return 1

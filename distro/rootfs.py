@@ -45,7 +45,19 @@ ENABLE = (
 )
 DISABLE = ("ssh.service",)
 # No login prompt anywhere: the console owns tty1 and the serial line.
-MASK = ("getty@.service", "serial-getty@.service", "autovt@.service", "console-getty.service")
+MASK = (
+    "getty@.service",
+    "serial-getty@.service",
+    "autovt@.service",
+    "console-getty.service",
+    # OVN's own units: the peer supervises ovn-controller and the central daemons.
+    "ovn-host.service",
+    "ovn-controller.service",
+    "ovn-central.service",
+    "ovn-northd.service",
+    "ovn-ovsdb-server-nb.service",
+    "ovn-ovsdb-server-sb.service",
+)
 
 
 def packages(kernel: str) -> list[str]:

@@ -9,7 +9,7 @@ APT_PACKAGES=(
   qemu-system-x86 qemu-utils ovmf openvswitch-switch ovn-central ovn-host ethtool
   iproute2 nftables tmux bridge-utils
   linux-image-amd64 busybox-static cpio kmod faketime
-  mmdebstrap squashfs-tools mtools dosfstools fdisk systemd-boot-efi
+  mmdebstrap squashfs-tools mtools dosfstools fdisk systemd-boot-efi dnsmasq-base
 )
 if [[ "${QUANTIX_WITH_BROWSER:-1}" == 1 ]]; then
   APT_PACKAGES+=(chromium)

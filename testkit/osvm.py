@@ -1,5 +1,5 @@
 """A Quantix-OS virtual machine for tests and benches: QEMU (TCG) with OVMF,
-a copy-on-write overlay of the built image, its serial line in a tmux session (so
+a sparse copy of the built image, its serial line in a tmux session (so
 the console can be read with ``screen()`` and driven with ``keys()``), and either
 user-mode networking with the API forwarded to a loopback port, or a tap device.
 """
@@ -21,6 +21,10 @@ IMAGE = REPO / "build/os/quantix-os.img"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 COLS, ROWS = 80, 24
+ESP_OFFSET = 1024 * 1024  # peer.osimage.layout: the ESP starts at 1 MiB
+# TCG on a shared, loaded machine renews leases far slower than a real host: a
+# 6 s fence (and watchdog) would reset the guest. Real hosts keep the default.
+SLOW_MACHINE_ARGS = "quantix.fence_after=30"
 
 
 def image_available() -> bool:
@@ -37,9 +41,13 @@ class OsVm:
     api_port: int | None = None  # user-mode networking, the API on 127.0.0.1:api_port
     tap: str | None = None  # else a tap device (an existing bridge port)
     mac: str = "52:54:00:12:34:56"
+    netns: str | None = None  # run QEMU in this network namespace (its tap lives there)
+    address: str | None = None  # the VM's own IP, for the API when not forwarded
     # Extra raw disks (an installer's target). They come first in the firmware's
     # boot order: blank, the firmware skips them; installed, they boot.
     disks: list[Path] = field(default_factory=list)
+    kernel_args: str = SLOW_MACHINE_ARGS  # added to slot A's boot entry
+    esp_files: dict[str, str] = field(default_factory=dict)  # put on the ESP (answer file)
     started: float = 0.0
 
     @property
@@ -47,34 +55,53 @@ class OsVm:
         return f"qxos-{self.name}"
 
     @property
+    def api_url(self) -> str:
+        if self.api_port:
+            return f"https://127.0.0.1:{self.api_port}/api/v1"
+        return f"https://{self.address}:8443/api/v1"
+
+    @property
     def tmux(self) -> list[str]:
         return ["tmux", "-L", self.session]  # a private tmux server per VM
 
     @property
     def disk(self) -> Path:
-        return self.workdir / f"{self.name}.qcow2"
+        return self.workdir / f"{self.name}.img"
 
-    def prepare(self, fresh: bool = True) -> None:
-        """A new overlay disk and fresh EFI variables (factory state)."""
+    def prepare(self) -> None:
+        """A fresh sparse copy of the image (factory state), its boot entries with
+        ``kernel_args``, ``esp_files`` on its ESP, and fresh EFI variables."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        if fresh or not self.disk.exists():
-            self.disk.unlink(missing_ok=True)
-            subprocess.run(
-                [
-                    "qemu-img",
-                    "create",
-                    "-q",
-                    "-f",
-                    "qcow2",
-                    "-F",
-                    "raw",
-                    "-b",
-                    str(self.image),
-                    str(self.disk),
-                ],
+        self.disk.unlink(missing_ok=True)
+        subprocess.run(["cp", "--sparse=always", str(self.image), str(self.disk)], check=True)
+        shutil.copy(OVMF_VARS, self.workdir / f"{self.name}.vars")
+        esp = f"{self.disk}@@{ESP_OFFSET}"
+        files = dict(self.esp_files)
+        if self.kernel_args:
+            listing = subprocess.run(
+                ["mdir", "-b", "-i", esp, "::/loader/entries"],
+                capture_output=True,
+                text=True,
                 check=True,
-            )
-            shutil.copy(OVMF_VARS, self.workdir / f"{self.name}.vars")
+            ).stdout
+            for name in listing.split():
+                path = "loader/entries/" + name.rsplit("/", 1)[-1]
+                text = subprocess.run(
+                    ["mtype", "-i", esp, f"::/{path}"], capture_output=True, text=True, check=True
+                ).stdout
+                lines = [
+                    ln + " " + self.kernel_args if ln.startswith("options ") else ln
+                    for ln in text.splitlines()
+                ]
+                files[path] = "\n".join(lines) + "\n"
+        src = self.workdir / f".{self.name}.esp-file"
+        for path, content in files.items():
+            src.write_text(content)
+            parent = str(Path(path).parent)
+            if parent != ".":
+                subprocess.run(["mmd", "-i", esp, f"::/{parent}"], capture_output=True)
+            subprocess.run(["mcopy", "-o", "-i", esp, str(src), f"::/{path}"], check=True)
+        src.unlink(missing_ok=True)
 
     def argv(self) -> list[str]:
         net = (
@@ -97,7 +124,7 @@ class OsVm:
             "-pidfile", str(self.workdir / f"{self.name}.pid"),
             "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
             "-drive", f"if=pflash,format=raw,unit=1,file={self.workdir / f'{self.name}.vars'}",
-            "-drive", f"if=none,id=d0,format=qcow2,file={self.disk}",
+            "-drive", f"if=none,id=d0,format=raw,file={self.disk}",
             "-device", f"virtio-blk-pci,drive=d0,bootindex={len(self.disks)}",
             "-netdev", net,
             "-device", f"virtio-net-pci,netdev=n0,mac={self.mac}",
@@ -112,7 +139,10 @@ class OsVm:
         self.stop()
         log = self.workdir / f"{self.name}.serial.log"
         err = self.workdir / f"{self.name}.qemu.err"
-        cmd = " ".join(_quote(a) for a in self.argv()) + f" 2>{_quote(str(err))}"
+        argv = self.argv()
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
+        cmd = " ".join(_quote(a) for a in argv) + f" 2>{_quote(str(err))}"
         size = ["-x", str(COLS), "-y", str(ROWS)]
         subprocess.run(
             [*self.tmux, "new-session", "-d", "-s", self.session, *size, cmd], check=True
@@ -167,9 +197,9 @@ class OsVm:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE  # the host's certificate is self-signed
-        url = f"https://127.0.0.1:{self.api_port}/api/v1/health"
+        url = f"{self.api_url}/health"
         try:
-            with urllib.request.urlopen(url, timeout=timeout, context=ctx) as r:
+            with urllib.request.urlopen(url, timeout=timeout, context=ctx) as r:  # noqa: S310
                 return int(r.status)
         except OSError:
             return 0
@@ -180,8 +210,8 @@ class OsVm:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        url = f"https://127.0.0.1:{self.api_port}/api/v1/health"
-        with urllib.request.urlopen(url, timeout=5, context=ctx) as r:
+        url = f"{self.api_url}/health"
+        with urllib.request.urlopen(url, timeout=5, context=ctx) as r:  # noqa: S310
             return dict(json.loads(r.read()))
 
     def wait_api(self, timeout: float) -> float:
@@ -212,7 +242,7 @@ class OsApi:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE  # the host's certificate is self-signed
-        self.base = f"https://127.0.0.1:{vm.api_port}/api/v1"
+        self.base = vm.api_url
         self.csrf = ""
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPSHandler(context=ctx),

@@ -85,9 +85,17 @@ def power(action: str, mode: str) -> str:
     return "recorded"
 
 
+# On Quantix-OS /etc is rebuilt at every boot; the initrd restores the host name
+# from here (the data partition's config/, bound to /etc/quantix).
+QUANTIX_OS_HOSTNAME = Path("/etc/quantix/hostname")
+QUANTIX_OS_MARK = Path("/run/quantix/slot")
+
+
 def set_hostname(name: str, mode: str) -> str:
     if mode == "system" and shutil.which("hostnamectl") and systemd_running():
         run(["hostnamectl", "set-hostname", name])
+        if QUANTIX_OS_MARK.exists():
+            QUANTIX_OS_HOSTNAME.write_text(name + "\n")
         return "systemd"
     return "recorded"
 

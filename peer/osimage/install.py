@@ -97,8 +97,16 @@ def from_cmdline(cmdline: str) -> Answers | None:
     return parse_answers(text.replace("hostname: null\n", ""))
 
 
-def node_yaml(a: Answers) -> str:
+# Settings of the installer's own node.yaml that the installed host keeps (a slow
+# machine's fence_after, the watchdog switch); never its cluster or identity.
+INHERITED = ("fence_after", "heartbeat", "watchdog")
+
+
+def node_yaml(a: Answers, running: dict[str, object] | None = None) -> str:
     doc: dict[str, object] = {"libvirt_uri": "qemu:///system", "watchdog": True}
+    for key in INHERITED:
+        if running and key in running:
+            doc[key] = running[key]
     if a.cluster_name and a.cluster_secret:
         doc["cluster"] = {"name": a.cluster_name, "secret": a.cluster_secret}
     return "# Written by the Quantix-OS installer (docs/peer.md).\n" + yaml.safe_dump(doc)
@@ -178,7 +186,7 @@ def install(a: Answers, log: Log = print) -> Layout:
             cfg = Path(tmp) / "config/node.yaml"
             fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
-                fh.write(node_yaml(a))
+                fh.write(node_yaml(a, _running_config()))
             if a.hostname:
                 (Path(tmp) / "config/hostname").write_text(a.hostname + "\n")
         finally:
@@ -186,6 +194,14 @@ def install(a: Answers, log: Log = print) -> Layout:
     _run(["sync"])
     log(f"installed in {time.monotonic() - started:.0f} s")
     return layout
+
+
+def _running_config() -> dict[str, object]:
+    try:
+        raw = yaml.safe_load(Path("/etc/quantix/node.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
 
 
 def _write_esp(dev: str, slot: str, layout: Layout) -> None:

@@ -49,6 +49,7 @@ def test_boot_wizard_update_and_rollback(os_image, update_bundles, tmp_path):
         api = _back(vm)
         status = _os(api)
         assert (status["slot"], status["version"]) == ("b", "9.0.0-good")
+        assert api.get("/peer")["hostname"] == "qx-boot"  # kept on the data partition
         wait_for(
             lambda: next(e["state"] for e in _os(api)["entries"]) == "good",
             120,

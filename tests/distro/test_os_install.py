@@ -3,7 +3,6 @@ itself to a blank disk, reboots, and the installed host comes up in slot A and
 forms the cluster the answers named."""
 
 import json
-import shutil
 import socket
 import ssl
 import subprocess
@@ -11,13 +10,12 @@ import urllib.request
 
 import pytest
 
-from testkit.osvm import OsVm
+from testkit.osvm import ESP_OFFSET, OsVm
 from testkit.wait import wait_for
 
 # TCG boots on a shared machine: minutes each under load (the default limit is 10 min).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("quantix-os"), pytest.mark.timeout(5400)]
 BOOT_S = 900
-ESP_OFFSET = 1024 * 1024  # layout.plan: the ESP starts at 1 MiB
 
 
 def _free_port() -> int:
@@ -35,30 +33,21 @@ def _health(vm: OsVm) -> dict:
         return json.loads(r.read())
 
 
-def make_medium(image, tmp_path, answers: str):
-    """A USB stick: the image, with an answer file put on its ESP by mtools."""
-    medium = tmp_path / "medium.img"
-    subprocess.run(["cp", "--sparse=always", str(image), str(medium)], check=True)
-    (tmp_path / "install.yaml").write_text(answers)
-    esp = f"{medium}@@{ESP_OFFSET}"
-    subprocess.run(["mmd", "-i", esp, "::/quantix"], check=True)
-    subprocess.run(
-        ["mcopy", "-i", esp, str(tmp_path / "install.yaml"), "::/quantix/install.yaml"], check=True
-    )
-    return medium
-
-
 def test_unattended_install_to_a_blank_disk_then_boot_it(os_image, tmp_path):
-    medium = make_medium(
-        os_image,
-        tmp_path,
-        "disk: /dev/vdb\nhostname: qx-inst\n"
-        "cluster: {name: osinstall, secret: install-secret-123}\n",
-    )
+    # A USB stick: the image, with an answer file put on its ESP.
+    answers = "disk: /dev/vdb\nhostname: qx-inst\n"
+    answers += "cluster: {name: osinstall, secret: install-secret-123}\n"
     target = tmp_path / "target.img"
     with open(target, "wb") as f:
         f.truncate(4 * 1024**3)
-    vm = OsVm("inst", tmp_path, image=medium, api_port=_free_port(), disks=[target])
+    vm = OsVm(
+        "inst",
+        tmp_path,
+        image=os_image,
+        api_port=_free_port(),
+        disks=[target],
+        esp_files={"quantix/install.yaml": answers},
+    )
     vm.prepare()
     vm.start()
     try:
@@ -77,7 +66,6 @@ def test_unattended_install_to_a_blank_disk_then_boot_it(os_image, tmp_path):
                                       capture_output=True, check=True).stdout)  # fmt: skip
     names = [p["name"] for p in table["partitiontable"]["partitions"]]
     assert names == ["quantix-esp", "quantix-a", "quantix-b", "quantix-data"]
-    assert shutil.which("mdir")
     entries = subprocess.run(
         ["mdir", "-b", "-i", f"{target}@@{ESP_OFFSET}", "::/loader/entries"],
         capture_output=True,

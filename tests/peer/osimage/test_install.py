@@ -52,3 +52,9 @@ def test_only_the_used_part_of_a_slot_is_copied():
     assert squashfs_size(header) == 8192
     with pytest.raises(InstallError):
         squashfs_size(bytes(96))
+
+
+def test_the_installed_host_keeps_the_installers_timing_settings_only():
+    running = {"fence_after": 30.0, "watchdog": False, "cluster": {"name": "x"}, "hostname": "y"}
+    cfg = yaml.safe_load(node_yaml(parse_answers("disk: /dev/vdb"), running))
+    assert cfg == {"libvirt_uri": "qemu:///system", "watchdog": False, "fence_after": 30.0}
