@@ -53,7 +53,8 @@ def network_up(nodes: int) -> None:
     down()
     sh("ip", "netns", "add", NS)
     ns("ip", "link", "set", "lo", "up")
-    ns("ip", "link", "add", BRIDGE, "type", "bridge")
+    # mDNS must flood the bridge: no IGMP querier here, so no snooping.
+    ns("ip", "link", "add", BRIDGE, "type", "bridge", "mcast_snooping", "0")
     ns("ip", "link", "set", BRIDGE, "up")
     sh("ip", "link", "add", "qxos-demo-h", "type", "veth", "peer", "name", "qxos-demo-n")
     sh("ip", "link", "set", "qxos-demo-n", "netns", NS)

@@ -97,6 +97,9 @@ def base(kernel: str) -> Path:
     ]
     run(argv)
     os.replace(str(tar) + ".part", tar)
+    for old in CACHE.glob("base-*.tar"):
+        if old != tar:
+            old.unlink()  # one base is kept: they are ~0.6 GB each
     return tar
 
 
