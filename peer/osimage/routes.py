@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
-from peer.api.errors import ApiError, ConflictError
+from peer.api.errors import ApiError, ConflictError, NotFound
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
+from peer.forward import check_forwardable, forwarded_headers, relay
 from peer.hostmgmt import system
 from peer.osimage import apply, bundle, slots
 from peer.upload_sink import UploadRefused, UploadSink
@@ -39,9 +42,21 @@ APPLIED = {
 }
 
 
-@routes.get("/host/os", role=Role.VIEWER, summary="This host's OS: slot, version, boot entries",
-            response=OS_STATUS)  # fmt: skip
-async def host_os(req: ApiRequest) -> Reply:
+NODE = {"node": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}}
+PASS = ("Authorization", "Cookie", "X-CSRF-Token", "Content-Type", "Content-Length")
+
+
+@routes.get(
+    "/host/os",
+    role=Role.VIEWER,
+    summary="A host's OS: slot, version, boot entries (this host, or ?node=)",
+    query=NODE,
+    response=OS_STATUS,
+)
+async def host_os(req: ApiRequest) -> Reply | web.Response:
+    node = req.query.get("node")
+    if node and node != req.ctx.node_id:
+        return await _forward(req, str(node), None)
     return Reply(await asyncio.to_thread(slots.status))
 
 
@@ -50,11 +65,21 @@ async def host_os(req: ApiRequest) -> Reply:
     role=Role.ADMIN,
     summary="Install an update bundle (raw body) in the inactive slot",
     consumes="application/octet-stream",
-    query={"reboot": {"type": "string", "enum": ["true", "false"]}},
+    query={"reboot": {"type": "string", "enum": ["true", "false"]}, **NODE},
     response=APPLIED,
     status=202,
 )
-async def host_os_update(req: ApiRequest) -> Reply:
+async def host_os_update(req: ApiRequest) -> Reply | web.Response:
+    """``?node=`` sends the bundle to that host (as the caller: it checks the
+    caller's credentials itself)."""
+    node = req.query.get("node")
+    if node and node != req.ctx.node_id:
+
+        async def body() -> AsyncIterator[bytes]:
+            async for chunk in req.http.content.iter_chunked(CHUNK):
+                yield chunk
+
+        return await _forward(req, str(node), body())
     if slots.running_slot() is None:
         raise ConflictError("this host does not run Quantix-OS", code="not_quantix_os")
     incoming = Path(req.ctx.config.data_dir) / "os" / "incoming.bundle"
@@ -72,6 +97,14 @@ async def host_os_update(req: ApiRequest) -> Reply:
         {"version": done.version, "slot": done.slot, "entry": done.entry, "reboot": how},
         status=202,
     )
+
+
+async def _forward(req: ApiRequest, node: str, data: AsyncIterator[bytes] | None) -> web.Response:
+    if req.store.get("nodes", node) is None:
+        raise NotFound(f"no host {node}", code="node_not_found")
+    check_forwardable(req, node, "this host OS")
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=600)
+    return await relay(req, node, "this host OS", forwarded_headers(req, PASS), data, timeout)
 
 
 def _apply_file(path: Path) -> apply.Applied:

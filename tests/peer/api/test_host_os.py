@@ -26,3 +26,10 @@ async def test_a_host_that_is_not_quantix_os_refuses_updates(ctx, tokens, aiohtt
         headers={**bearer(tokens["operator"]), "Content-Type": "application/octet-stream"},
     )
     assert r.status == 403
+
+
+async def test_a_host_that_does_not_exist_is_404_not_forwarded(ctx, tokens, aiohttp_client):
+    client = await aiohttp_client(build_app(ctx, extra_routes=[os_routes]))
+    r = await client.get("/api/v1/host/os?node=nosuchhost", headers=bearer(tokens["viewer"]))
+    assert r.status == 404
+    assert (await r.json())["code"] == "node_not_found"
