@@ -89,8 +89,11 @@ class ApiClient:
         body: Any = None,
         query: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        data: Any = None,
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> tuple[Any, dict[str, str]]:
-        """The decoded JSON body (None for 204) and the response headers."""
+        """The decoded JSON body (None for 204) and the response headers. ``data``
+        (a file, bytes) is sent as the raw body instead of ``body`` as JSON."""
         assert self._session is not None, "use 'async with ApiClient(...)'"
         # Paths are under /api/v1 except the few served at the root (/metrics).
         url = self.base + (path if path.startswith(API) or path == "/metrics" else API + path)
@@ -101,7 +104,13 @@ class ApiClient:
         }
         try:
             async with self._session.request(
-                method, url, json=body, params=params, headers=self._headers(headers)
+                method,
+                url,
+                json=body if data is None else None,
+                data=data,
+                params=params,
+                headers=self._headers(headers),
+                timeout=timeout or self.timeout,
             ) as r:
                 text = await r.text()
                 hdrs = dict(r.headers)
@@ -124,21 +133,21 @@ class ApiClient:
             raise CliError(
                 f"cannot reach {self._where()}: {e or type(e).__name__}", exit_code=EXIT_UNREACHABLE
             ) from None
-        data: Any = None
+        out: Any = None
         if text:
             try:
-                data = json.loads(text)
+                out = json.loads(text)
             except json.JSONDecodeError:
-                data = text
+                out = text
         if status >= 400:
-            if isinstance(data, dict) and "code" in data:
-                msg = str(data.get("message"))
-                errors = (data.get("details") or {}).get("errors")
+            if isinstance(out, dict) and "code" in out:
+                msg = str(out.get("message"))
+                errors = (out.get("details") or {}).get("errors")
                 if isinstance(errors, list) and len(errors) > 1:
                     msg += "".join(f"\n  {e.get('path')}: {e.get('problem')}" for e in errors[1:])
-                raise CliError(msg, status=status, code=str(data["code"]))
+                raise CliError(msg, status=status, code=str(out["code"]))
             raise CliError(f"{method} {path} failed with HTTP {status}", status=status)
-        return data, hdrs
+        return out, hdrs
 
     async def get(self, path: str, **query: Any) -> Any:
         return (await self.request("GET", path, query=query))[0]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from peer.cli import config as cfgmod
 from peer.cli.client import ApiClient
-from peer.cli.commands import admin, cluster, guest, session, storage, tasks, vm
+from peer.cli.commands import admin, cluster, guest, osupdate, session, storage, tasks, vm
 from peer.cli.config import Context
 from peer.cli.errors import EXIT_FAILED, CliError
 
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--insecure", action="store_true", help="with --url: skip certificate checks")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for mod in (session, cluster, vm, guest, storage, tasks, admin):
+    for mod in (session, cluster, vm, guest, storage, tasks, admin, osupdate):
         mod.register(sub)
     for name, (_, help_text) in EXTERNAL.items():
         sub.add_parser(name, help=help_text, add_help=False)
