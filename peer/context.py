@@ -28,6 +28,9 @@ class PeerContext:
     started_at: float = field(default_factory=time.time)
     # Named services the daemon started: "driver", "discovery", "reconciler", ...
     services: dict[str, Any] = field(default_factory=dict)
+    # This host's conditions, published in its node record by peer.node_record:
+    # {type: message} (types in peer.scheduler.model.BLOCKING_CONDITIONS keep VMs away).
+    conditions: dict[str, str] = field(default_factory=dict)
     # Extra status the daemon reports (discovery state, join errors, ...).
     status_providers: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
 

@@ -461,6 +461,7 @@ class Peer:
         images = ImageImporter(self.ctx, lease_ttl=cfg.fence_after)
         self.ctx.services["ha"] = ha
         self.ctx.services["lease"] = renewer
+        self.ctx.services["node_recorder"] = recorder
         loops: list[Any] = [renewer, ha, members, recorder, images]
         if self.discovery is not None:
             from peer.heal import SplitHealer
@@ -507,8 +508,11 @@ class Peer:
         """Run the VMs placed on this host, when a hypervisor driver is available."""
         try:
             from peer.reconciler.service import start_reconciler
-        except ImportError:
-            log.info("no reconciler in this build: VMs are not run on this host")
+        except ImportError as e:
+            # Said loudly and published: a host that looks able to run VMs but
+            # cannot would be given VMs that never start.
+            log.error("cannot run VMs on this host: the hypervisor driver does not load: %s", e)
+            self.set_condition("cannot_run_vms", f"the hypervisor driver does not load: {e}")
             return
         self._spawn(self._reconcile_when_current(start_reconciler))
 
@@ -528,6 +532,17 @@ class Peer:
                     await asyncio.wait_for(self._stop.wait(), 1.0)
         if not self._stop.is_set():
             await start(self.ctx, self._loops)
+
+    def set_condition(self, kind: str, message: str | None) -> None:
+        """Set (or, with None, clear) one of this host's node conditions and
+        publish it now (peer.node_record)."""
+        if message is None:
+            self.ctx.conditions.pop(kind, None)
+        else:
+            self.ctx.conditions[kind] = message
+        recorder = self.ctx.services.get("node_recorder")
+        if recorder is not None:
+            recorder.wake()
 
     async def _on_fence(self, *_: Any) -> None:
         log.error("fencing: could not renew the lease; stopping HA VMs on this host")

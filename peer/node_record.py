@@ -1,9 +1,13 @@
 """This host's record in the ``nodes`` table, kept current.
 
 The record carries what the scheduler and the UI need: addresses, ports, the
-Raft address (the host's Raft identity), resources from host telemetry and
-labels from node.yaml. It is rewritten when something changed (resources are
-rounded so that load noise does not cause a write every pass). The recorder
+Raft address (the host's Raft identity), resources from host telemetry,
+labels from node.yaml and the host's conditions (``conditions``, {type:
+message}: what the daemon found wrong, ``PeerContext.conditions``, plus
+``disk_full`` when the data disk is nearly full); a blocking condition keeps
+new VMs away (peer.scheduler.model.BLOCKING_CONDITIONS). It is rewritten when
+something changed (resources are rounded so that load noise does not cause a
+write every pass). The recorder
 also saves the current voter list to ``cluster.json`` so a restart knows whom to
 contact, and, on the leader, keeps the ``discovered`` table of factory-state
 hosts seen by mDNS.
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,26 @@ from raft.store import delete, put
 log = logging.getLogger("peer.node")
 
 INTERVAL = 10.0
+# The data disk counts as full below this much free space: 2 % of it, at most
+# 256 MiB (a VM's disks, the Raft journal and snapshots all live there).
+DISK_FULL_FRACTION = 0.02
+DISK_FULL_CAP = 256 << 20
+
+
+def disk_condition(path: Path) -> str | None:
+    """``disk_full``'s message when ``path``'s file system is nearly full, else None."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError as e:
+        return f"cannot read the data disk's usage: {e}"
+    return disk_full_message(usage.total, usage.free)
+
+
+def disk_full_message(total: int, free: int) -> str | None:
+    """Pure: the condition's message for a disk of ``total`` bytes with ``free`` left."""
+    if total <= 0 or free >= min(DISK_FULL_CAP, total * DISK_FULL_FRACTION):
+        return None
+    return f"the data disk is full: {free >> 20} MiB free of {total >> 20} MiB"
 
 
 def tls_fields(data_dir: Path) -> dict[str, Any] | None:
@@ -64,20 +89,27 @@ class NodeRecorder:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Write the record now (a condition changed), not at the next interval."""
+        self._wake.set()
 
     async def run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             try:
                 await self.step()
             except StoreError as e:
                 log.info("node record not written", extra=kv(reason=e.message))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), INTERVAL)
+                await asyncio.wait_for(self._wake.wait(), INTERVAL)
 
     async def step(self) -> None:
         store = self.ctx.store
         cfg = self.ctx.config
         res = await asyncio.to_thread(host_resources)
+        disk = await asyncio.to_thread(disk_condition, cfg.data_dir)
         tls = await asyncio.to_thread(tls_fields, cfg.data_dir)
         rec = store.get("nodes", self.ctx.node_id)
         old: dict[str, Any] = dict(rec.value) if rec else {"state": "active", "voter": False}
@@ -91,6 +123,7 @@ class NodeRecorder:
             version_string=__version__,
             resources=dict(old.get("resources") or {}, **_coarse(res)),
             labels=dict(cfg.labels) or old.get("labels") or {},
+            conditions=dict(self.ctx.conditions, **({"disk_full": disk} if disk else {})),
         )
         if tls is not None:
             want["tls"] = tls

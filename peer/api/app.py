@@ -56,12 +56,9 @@ HANDLER_ARGS = {"max_line_size": 32768, "max_field_size": 16384}
 def builtin_routes() -> list[Route]:
     out: list[Route] = []
     for name in RESOURCE_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # a resource module not written yet
-                continue
-            raise
+        # A module that does not import is a start-up error, never a resource
+        # silently missing from the API.
+        mod = importlib.import_module(name)
         for attr in ("routes", "root_routes"):
             table = getattr(mod, attr, None)
             if isinstance(table, Routes):

@@ -58,6 +58,11 @@ async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | N
         )
     except HypervisorError as e:
         log.error("no hypervisor (%s): VMs are not run on this host: %s", cfg.libvirt_uri, e)
+        # Published in the node record: the scheduler then gives this host no VMs.
+        ctx.conditions["cannot_run_vms"] = f"no hypervisor at {cfg.libvirt_uri}: {e}"
+        recorder = ctx.services.get("node_recorder")
+        if recorder is not None:
+            recorder.wake()
         return None
     agents = AgentManager(ctx.store, driver, ctx.node_id)
     rec = Reconciler(

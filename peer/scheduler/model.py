@@ -17,6 +17,9 @@ from raft.store import Store
 
 # VM desired states in which the VM should be running somewhere.
 RUNNING_DESIRED = frozenset({"running", "paused"})
+# Node conditions (``nodes/<id>.conditions``, {type: message}) under which a host
+# gets no new VMs: it cannot run them (no hypervisor), or its data disk is full.
+BLOCKING_CONDITIONS = frozenset({"cannot_run_vms", "disk_full"})
 
 
 def _int(v: Any, default: int) -> int:
@@ -69,6 +72,7 @@ class Host:
     labels: Mapping[str, str]
     pools: frozenset[str]  # pools the node reports it can see
     version: int
+    conditions: Mapping[str, str] = field(default_factory=dict)  # type -> message
 
     @classmethod
     def parse(cls, key: str, version: int, v: Value) -> Host:
@@ -82,6 +86,7 @@ class Host:
             labels=_str_map(v.get("labels")),
             pools=frozenset(str(p) for p in pools),
             version=version,
+            conditions=_str_map(v.get("conditions")),
         )
 
 

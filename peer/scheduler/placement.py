@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from peer.scheduler.explain import Explainer
-from peer.scheduler.model import ClusterState, Group, Vm
+from peer.scheduler.model import BLOCKING_CONDITIONS, ClusterState, Group, Vm
 from peer.scheduler.policy import SchedulerPolicy
 
 _EPS = 1e-9
@@ -33,16 +33,22 @@ def eligible_hosts(
 ) -> tuple[list[str], dict[str, str]]:
     """Hosts that may receive VMs, and why each other host may not.
 
-    A host qualifies when it is ``active`` and its lease was renewed (committed
-    time) less than ``lease_ttl`` before ``now`` and it is not fenced.
+    A host qualifies when it is ``active``, reports no blocking condition
+    (``BLOCKING_CONDITIONS``: it cannot run VMs, its disk is full), its lease
+    was renewed (committed time) less than ``lease_ttl`` before ``now`` and it is
+    not fenced.
     """
     ok: list[str] = []
     why: dict[str, str] = {}
     for hid in sorted(state.nodes):
         host = state.nodes[hid]
         lease = state.leases.get(hid)
+        blocking = sorted(BLOCKING_CONDITIONS & set(host.conditions))
         if host.state != "active":
             why[hid] = f"{hid} is in {host.state}" if host.state else f"{hid} is not active"
+        elif blocking:
+            # The condition's name only: its message may carry figures that change.
+            why[hid] = f"{hid} reports {', '.join(blocking)}"
         elif lease is None:
             why[hid] = f"{hid} has never renewed its lease"
         elif lease.fenced:

@@ -33,6 +33,12 @@ NODE = record_schema(
         "labels": {"type": ["object", "null"]},
         "resources": {"type": ["object", "null"]},
         "voter": {"type": ["boolean", "null"]},
+        "conditions": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "string"},
+            "description": "what is wrong with the host, {type: message}: cannot_run_vms "
+            "and disk_full keep new VMs away",
+        },
     }
 )
 NODE_PATCH = {

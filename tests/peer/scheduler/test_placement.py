@@ -191,3 +191,17 @@ def test_affinity_conflicting_with_storage_names_the_groups_host():
         "cannot place b: affinity group 'pair' keeps its VMs on h1, which this VM cannot use"
         " (labels or storage)"
     )
+
+
+def test_a_host_reporting_a_blocking_condition_gets_nothing():
+    bad_hv = host("h1")
+    bad_hv[1]["conditions"] = {"cannot_run_vms": "no hypervisor at qemu:///system: gone"}
+    full = host("h2")
+    full[1]["conditions"] = {"disk_full": "the data disk is full: 0 MiB free of 96 MiB"}
+    odd = host("h3")
+    odd[1]["conditions"] = {"clock_skew": "a condition that does not keep VMs away"}
+    state = cluster([bad_hv, full, odd], [vm("a")])
+    ok, why = eligible_hosts(state, NOW, TTL)
+    assert ok == ["h3"]
+    assert why == {"h1": "h1 reports cannot_run_vms", "h2": "h2 reports disk_full"}
+    assert place(state).placed == {"a": "h3"}
