@@ -78,7 +78,9 @@ class PeerClient:
     ) -> Reply:
         """``path`` is relative to /api/v1 (e.g. ``/networks/reg0``)."""
         conn = _UnixConnection(self.socket_path, timeout or self.timeout)
-        headers = {"Accept": "application/json"}
+        # The server commits nothing of the request after we give up (an "unknown"
+        # outcome then ends when the client's wait does).
+        headers = {"Accept": "application/json", "X-Request-Timeout": f"{conn.timeout:g}"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()

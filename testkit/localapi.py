@@ -29,12 +29,16 @@ class LocalApi:
         self.sock = str(sock)
         self.timeout = timeout
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         conn = _UnixConnection(self.sock, self.timeout)
         try:
             data = None if body is None else json.dumps(body).encode()
-            headers = {"Content-Type": "application/json"} if data is not None else {}
-            conn.request(method, "/api/v1" + path, body=data, headers=headers)
+            sent = dict(headers or {})
+            if data is not None:
+                sent["Content-Type"] = "application/json"
+            conn.request(method, "/api/v1" + path, body=data, headers=sent)
             resp = conn.getresponse()
             raw = resp.read()
             return resp.status, (json.loads(raw) if raw else None)

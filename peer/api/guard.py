@@ -29,7 +29,7 @@ from peer.api.errors import (
     from_store_error,
 )
 from peer.api.keys import CTX_KEY
-from peer.api.routes import ApiRequest, HandlerResult, Reply, Route
+from peer.api.routes import DEADLINE_HEADER, ApiRequest, HandlerResult, Reply, Route, parse_deadline
 from peer.api.schema import validate
 from peer.auth.audit import audit_ops, audit_value
 from peer.auth.authenticate import AuthFailed, authenticate
@@ -271,6 +271,7 @@ def make_handler(route: Route) -> AiohttpHandler:
                 query=parse_query(route, request.query),
                 body=await parse_body(route, request),
                 remote=request.remote,
+                deadline=parse_deadline(request.headers.get(DEADLINE_HEADER), started),
             )
             result = await route.handler(req)
         except (ApiError, StoreError) as e:

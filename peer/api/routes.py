@@ -18,13 +18,21 @@ declarations, so the two cannot drift.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from peer.api.errors import ApiError, ConflictError, PreconditionFailed, from_store_error
+from peer.api.errors import (
+    ApiError,
+    BadRequest,
+    ConflictError,
+    PreconditionFailed,
+    Unavailable,
+    from_store_error,
+)
 from peer.api.schema import Schema, closed
 from peer.auth.audit import audit_ops, audit_value
 from peer.auth.principal import Principal
@@ -151,6 +159,30 @@ class Routes:
         return self.add("DELETE", path, **kw)
 
 
+# The caller's own deadline, in seconds from when the request arrives: nothing of
+# the request is committed (or retried) after it. Clients that give up after T
+# seconds send T; without it a commit waits up to COMMIT_TIMEOUT_S.
+DEADLINE_HEADER = "X-Request-Timeout"
+COMMIT_TIMEOUT_S = 5.0
+MAX_DEADLINE_S = 3600.0
+
+
+def parse_deadline(raw: str | None, arrived: float) -> float | None:
+    """``time.monotonic()`` by which the caller gives up, from ``X-Request-Timeout``."""
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= MAX_DEADLINE_S:
+        raise BadRequest(
+            f"{DEADLINE_HEADER} must be seconds in (0, {MAX_DEADLINE_S:g}], not {raw!r}",
+            code="bad_deadline",
+        )
+    return arrived + seconds
+
+
 @dataclass
 class ApiRequest:
     """What a handler gets: the peer context, the caller, validated input."""
@@ -165,6 +197,25 @@ class ApiRequest:
     remote: str | None
     # Set once an audit record went into a successful commit of this request.
     audited: bool = False
+    # time.monotonic() by which the caller gives up (X-Request-Timeout), or None.
+    deadline: float | None = None
+
+    def commit_timeout(self) -> float:
+        """How long the next commit of this request may take: COMMIT_TIMEOUT_S cut
+        to the caller's deadline. 503 ``deadline_exceeded`` once that has passed
+        or the caller has hung up: what it gave up on is not done behind its back
+        (a write retried after a heal over a newer, acknowledged one)."""
+        timeout = COMMIT_TIMEOUT_S
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+        transport = self.http.transport
+        if timeout <= 0 or transport is None or transport.is_closing():
+            raise Unavailable(
+                "the request's deadline passed before it was done; nothing more of it "
+                "will be committed",
+                code="deadline_exceeded",
+            )
+        return timeout
 
     @property
     def store(self) -> Store:
@@ -228,7 +279,7 @@ class ApiRequest:
                 ),
             )
         try:
-            res = await self.store.commit(all_ops)
+            res = await self.store.commit(all_ops, timeout=self.commit_timeout())
         except Conflict as e:
             if self.http.headers.get("If-Match"):
                 raise PreconditionFailed(

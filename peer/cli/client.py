@@ -75,6 +75,8 @@ class ApiClient:
 
     def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
         h = {"Accept": "application/json", **self.extra_headers, **(extra or {})}
+        if self.timeout.total:  # nothing of the request is committed after we give up
+            h.setdefault("X-Request-Timeout", f"{self.timeout.total:g}")
         if self.ctx.token:
             h["Authorization"] = f"Bearer {self.ctx.token}"
         return h

@@ -80,7 +80,7 @@ async def catch_up(req: ApiRequest) -> None:
     """After losing a compare-and-set: a barrier, so the re-read sees the winner's
     write even on a replica that has not applied it yet."""
     try:
-        await req.store.barrier()
+        await req.store.barrier(timeout=req.commit_timeout())
     except StoreError as e:
         raise from_store_error(e) from None
 
@@ -165,6 +165,7 @@ async def update_record(
     """
     attempts = 1 if req.http.headers.get("If-Match") else 8
     for i in range(attempts):
+        req.commit_timeout()  # a retry after the caller's deadline is not made
         rec = get_or_404(req, table, key, what)
         expect = req.check_if_match(rec.version)
         new = mutate(dict(rec.value))
