@@ -110,6 +110,9 @@ class NodeRecorder:
         cfg = self.ctx.config
         res = await asyncio.to_thread(host_resources)
         disk = await asyncio.to_thread(disk_condition, cfg.data_dir)
+        if disk is None and store.status().get("disk_reserve_in_use"):
+            # The journal lives on the space it held back (raft.reserve): full.
+            disk = "the data disk is full: the raft journal is using its reserve"
         tls = await asyncio.to_thread(tls_fields, cfg.data_dir)
         rec = store.get("nodes", self.ctx.node_id)
         old: dict[str, Any] = dict(rec.value) if rec else {"state": "active", "voter": False}

@@ -40,6 +40,7 @@ refuses to start rather than load garbage or drop entries it promised to keep.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import struct
@@ -50,6 +51,7 @@ from typing import Any
 import msgpack
 
 from raft.errors import CorruptJournal
+from raft.reserve import SpaceReserve
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +188,17 @@ class DurableJournal:
     Used from one thread (pysyncobj's tick thread) after construction.
     """
 
-    def __init__(self, path: Path, meta_path: Path, *, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        meta_path: Path,
+        *,
+        fsync: bool = True,
+        reserve: SpaceReserve | None = None,
+    ) -> None:
         self.path = path
+        # Space given up when a write finds the disk full (raft.reserve).
+        self.reserve = reserve
         self.meta_path = meta_path
         self._fsync = fsync
         self._entries: list[Entry] = []
@@ -326,16 +337,12 @@ class DurableJournal:
         if self._buf:
             data = b"".join(self._buf)
             try:
-                _write_all(self._fd, data, self._written)
-            except OSError:
-                # Disk full or failing: cut what part of it landed so the file ends at
-                # the last whole record, and keep the records buffered for the next
-                # attempt. The caller acknowledges nothing until a sync succeeds, and
-                # the log never gets a gap (a later write would otherwise land after
-                # the lost records' place).
-                with contextlib.suppress(OSError):
-                    os.ftruncate(self._fd, self._written)
-                raise
+                self._write_at_end(data)
+            except OSError as e:
+                # Disk full: give up the reserve (raft.reserve) and try once more.
+                if e.errno != errno.ENOSPC or self.reserve is None or not self.reserve.release():
+                    raise
+                self._write_at_end(data)
             self._buf.clear()
             self._written += len(data)
             self._dirty = True
@@ -343,6 +350,21 @@ class DurableJournal:
             if self._fsync:
                 os.fdatasync(self._fd)
             self._dirty = False
+        if self.reserve is not None and self.reserve.in_use:
+            self.reserve.maybe_restore()
+
+    def _write_at_end(self, data: bytes) -> None:
+        try:
+            _write_all(self._fd, data, self._written)
+        except OSError:
+            # Disk full or failing: cut what part of it landed so the file ends at
+            # the last whole record, and keep the records buffered for the next
+            # attempt. The caller acknowledges nothing until a sync succeeds, and
+            # the log never gets a gap (a later write would otherwise land after
+            # the lost records' place).
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._written)
+            raise
 
     @property
     def needs_sync(self) -> bool:

@@ -70,6 +70,7 @@ from pysyncobj.transport import TCPTransport
 
 from raft.durable import DurableJournal, fsync_dir, read_snapshot, write_snapshot
 from raft.errors import StoreError
+from raft.reserve import DEFAULT_SIZE, RESERVE_NAME, SpaceReserve
 
 # pysyncobj's win_inet_pton module replaces socket.inet_ntop with a Windows-only
 # ctypes shim on every platform (an indentation slip), which breaks IPv6
@@ -225,6 +226,8 @@ class Tuning:
     batch_bytes: int = 256 * 1024
     # fsync the journal (turn off only to measure what durability costs).
     fsync: bool = True
+    # Disk space held back for the journal, given up when the disk fills (raft.reserve).
+    disk_reserve: int = DEFAULT_SIZE
 
 
 class _Wakeup:
@@ -460,7 +463,10 @@ class Replicator:
             raise StoreError("the raft tick thread did not finish loading the local state")
 
     def _open_syncobj(self) -> None:
-        journal = DurableJournal(self.journal_path, self.meta_path, fsync=self.tuning.fsync)
+        reserve = SpaceReserve(self.data_dir / RESERVE_NAME, self.tuning.disk_reserve)
+        journal = DurableJournal(
+            self.journal_path, self.meta_path, fsync=self.tuning.fsync, reserve=reserve
+        )
         t = self.tuning
         conf = SyncObjConf(
             password=self._secret,
@@ -771,6 +777,8 @@ class Replicator:
             "has_quorum": bool(so.hasQuorum),
             "log_entries": len(journal) if journal is not None else 0,
             "journal_bytes": journal.size_bytes if journal is not None else 0,
+            # The disk is full: the journal lives on its reserve (raft.reserve).
+            "disk_reserve_in_use": bool(journal and journal.reserve and journal.reserve.in_use),
             "snapshots_written": self.snapshots_written,
             "last_snapshot_s": round(self.last_snapshot_s, 4),
         }
