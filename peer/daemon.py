@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -87,6 +88,8 @@ class Peer:
         # another (peer/heal.py); main() then starts the process again.
         self.leaving: tuple[Merge, bool] | None = None
         self.exit_code = 0
+        # Set once this host left its cluster for factory state (peer/leave.py).
+        self.to_factory = False
 
     # -- start-up --------------------------------------------------------------
     async def run(self) -> int:
@@ -99,7 +102,15 @@ class Peer:
         saved = self.membership.load()
         cluster_name = saved.get("cluster_name") or self.config.cluster_name
         secret = self.membership.secret() or self.config.cluster_secret
-        if cluster_name and (self.config.cluster_secret or not secret):
+        if saved.get("factory"):
+            # It left its cluster (peer/leave.py): node.yaml's cluster is not
+            # followed again; it waits to be adopted or joined.
+            cluster_name = saved.get("cluster_name")
+            secret = self.membership.secret()
+            self.config = dataclasses.replace(
+                self.config, cluster_name=cluster_name, cluster_secret=secret
+            )
+        elif cluster_name and (self.config.cluster_secret or not secret):
             secret, generated = first_secret(self.membership, self.config.cluster_secret)
             if generated:
                 # Shown once, on this host's terminal (never in the log file).
@@ -149,6 +160,8 @@ class Peer:
         await self.shutdown()
         if self.leaving is not None:
             self._set_aside_membership(keep=self.leaving[1])
+        if self.to_factory:
+            self._forget_cluster()
         return self.exit_code
 
     def _notify_systemd(self) -> None:
@@ -435,6 +448,7 @@ class Peer:
         from peer.ha.manager import HAManager
         from peer.ha.watchdog import Watchdog
         from peer.images import ImageImporter
+        from peer.leave import Leaver
         from peer.membership import MembershipManager
         from peer.node_record import NodeRecorder
 
@@ -458,11 +472,12 @@ class Peer:
             self.store, heartbeat=cfg.heartbeat, fence_after=cfg.fence_after
         )
         recorder = NodeRecorder(self.ctx, self.membership)
+        leaver = Leaver(self.store, self.ctx.node_id, self.leave_to_factory)
         images = ImageImporter(self.ctx, lease_ttl=cfg.fence_after)
         self.ctx.services["ha"] = ha
         self.ctx.services["lease"] = renewer
         self.ctx.services["node_recorder"] = recorder
-        loops: list[Any] = [renewer, ha, members, recorder, images]
+        loops: list[Any] = [renewer, ha, members, recorder, images, leaver]
         if self.discovery is not None:
             from peer.heal import SplitHealer
 
@@ -557,9 +572,10 @@ class Peer:
         if driver is None or self.store is None:
             return
         from peer.reconciler.reconciler import Reconciler
-        from peer.reconciler.service import fence_ha_vms, fenced_flag
+        from peer.reconciler.service import fence_ha_vms, fenced_flag, report_fenced
 
         log.warning("lease renewed again after fencing: resuming the reconciler")
+        await report_fenced(self.store, self.ctx.node_id)
         rec = Reconciler(
             self.store,
             driver,
@@ -609,6 +625,27 @@ class Peer:
         fresh = json.dumps({"cluster_name": name, "left": old}) + "\n"
         write_file(self.membership.path, fresh, 0o644)
 
+    # -- leaving the cluster for factory state (peer/leave.py) --------------------
+    async def leave_to_factory(self) -> None:
+        """Stop; ``run`` then forgets the cluster and ``main`` starts us again."""
+        self.to_factory = True
+        self._stop.set()
+
+    def _forget_cluster(self) -> None:
+        """After shutdown: back to factory state. The node id and TLS certificate
+        stay; the Raft data, the membership and the secret go. node.yaml's cluster
+        (the first boot's auto-clustering) is not followed again: the host waits
+        to be adopted or joined."""
+        import shutil
+
+        saved = self.membership.load()
+        shutil.rmtree(self.data_dir / "raft", ignore_errors=True)
+        (self.data_dir / INITIAL_PASSWORD_FILE).unlink(missing_ok=True)
+        self.membership.secret_path.unlink(missing_ok=True)
+        fresh = {"factory": True, "left": saved.get("cluster_id")}
+        write_file(self.membership.path, json.dumps(fresh) + "\n", 0o644)
+        log.warning("left the cluster: this host is in factory state again")
+
     # -- hooks for the API -------------------------------------------------------
     async def adopt(self, node_id: str, record: dict[str, Any], code: str) -> dict[str, Any]:
         """Adopt the factory host ``node_id`` with the pairing code read off its console."""
@@ -632,7 +669,9 @@ class Peer:
             raise ValueError("this host is already joining a cluster")
         self.ctx.services.pop("pairing", None)
         self.ctx.services.pop("accept_adoption", None)
-        self.membership.save(cluster_name=payload.cluster_name, adopted_by=payload.sponsor)
+        self.membership.save(
+            cluster_name=payload.cluster_name, adopted_by=payload.sponsor, factory=False
+        )
         self.membership.save_secret(payload.secret)
         with contextlib.suppress(FileNotFoundError):
             (self.data_dir / PAIRING_CODE_FILE).unlink()
@@ -760,7 +799,7 @@ def main(argv: list[str] | None = None) -> int:
     except FirewallError as e:
         log.error("cannot run: firewall is on in node.yaml but: %s", e)
         return 1
-    if peer.leaving is not None:
+    if peer.leaving is not None or peer.to_factory:
         # A fresh process, not a restart of every loop in this one: nothing of
         # the old instance (tasks, Raft threads, watches) can survive into the new.
         log.warning("starting again to join the other instance")

@@ -55,6 +55,11 @@ def plan(
     """
     live = {nid: n for nid, n in nodes.items() if n.get("state") != "removed"}
     by_addr = {n.get("raft_addr"): nid for nid, n in live.items()}
+    # A removed host that still votes (it left the cluster: peer/leave.py) goes
+    # first; the leader never removes itself (a leaving leader steps down first).
+    removed = {n.get("raft_addr"): nid for nid, n in nodes.items() if n.get("state") == "removed"}
+    for addr in sorted(a for a in voters if a in removed):
+        return Change("remove", removed[addr], str(addr), "the host was removed from the cluster")
 
     def healthy(nid: str) -> bool:
         return lease_age.get(nid, float("inf")) <= healthy_within
@@ -176,6 +181,12 @@ class MembershipManager:
         }
         voters = set(store.voters())
         change = plan(nodes, voters, ages, self.healthy_within, self.voter_gone_after)
+        if (
+            change is not None
+            and change.kind == "remove"
+            and change.raft_addr == getattr(store, "self_addr", None)
+        ):
+            change = None  # Raft cannot let a leader remove itself: it steps down first
         if change is None:
             await self._sync_flags(nodes, voters)
             return None

@@ -120,12 +120,15 @@ class LeaveScreen(Screen):
                     f"({s.vms_running_here} running).",
                     "error",
                 ),
-                Line(
-                    "  Migrate them first (or they are restarted elsewhere only if HA is on).",
-                    "error",
-                ),
+                Line("  They are moved to other hosts first; the host leaves once none is left."),
             ]
-        out += [Line(), Line("  Press Y to leave, Esc to cancel.")]
+        out += [
+            Line(),
+            Line("  The host then returns to factory state (its VMs' data stays on the"),
+            Line("  cluster's other hosts; this host's cluster data is erased)."),
+            Line(),
+            Line("  Press Y to leave, Esc to cancel."),
+        ]
         return out
 
     def on_key(self, app: AppView, key: str) -> None:
@@ -134,17 +137,9 @@ class LeaveScreen(Screen):
         elif key in ("y", "Y"):
             node_id = app.snap.peer.get("node_id")
             try:
-                app.api("DELETE", f"/nodes/{node_id}")
-                app.say("This host was removed from the cluster.", "warn")
+                app.api("POST", f"/nodes/{node_id}/leave")
+                app.say("Leaving the cluster: VMs are moving off; then factory state.", "warn")
             except ApiRefused as e:
-                if e.code == "remove_self":
-                    # The API's rule: membership changes are made by another peer.
-                    app.say(
-                        f"A peer cannot remove itself: on another host run "
-                        f"'quantix node remove {node_id}' (or use its web UI).",
-                        "error",
-                    )
-                else:
-                    app.say(e.message, "error")
+                app.say(e.message, "error")
             app.refresh()
             app.home()

@@ -100,15 +100,23 @@ class LeaseRenewer:
     async def tick(self) -> bool:
         """One renewal attempt, bounded so the fence is never late; True if committed."""
         sent = self.mono()
+        stopping: asyncio.Task[None] | None = None
         if not self.fenced and should_self_fence(sent, self.last_ok, self.fence_after):
             # Woken too late (a stalled loop, a suspended process): the leader may
-            # already count us fenced, so fence before trying anything else.
-            await self.fence()
+            # already count us fenced, so fence before trying anything else. The
+            # plug is pulled now; the orderly stop runs while we try to renew (a
+            # renewal that commits keeps the leader from restarting our guests
+            # elsewhere, so trying at once is safe and shortens the outage), and
+            # is awaited before anything is started again.
+            self._fence_now()
+            stopping = asyncio.create_task(_call(self.on_fence, "fence"))
         budget = self.heartbeat
         if not self.fenced:
             budget = max(0.01, min(self.heartbeat, self.deadline - sent))
         # A renewal that commits ends a fence: it says so itself.
         ok = await self._renew(budget)
+        if stopping is not None:
+            await stopping
         if ok:
             self.last_ok = sent
             self.watchdog.feed()
@@ -122,6 +130,11 @@ class LeaseRenewer:
         return ok
 
     async def fence(self) -> None:
+        self._fence_now()
+        await _call(self.on_fence, "fence")
+
+    def _fence_now(self) -> None:
+        """The part of fencing that cannot wait: the flag, the watchdog, the plug."""
         self.fenced = True
         log.critical(
             "no lease renewal committed for %.1f s (fence_after %.1f s): fencing this host",
@@ -135,7 +148,6 @@ class LeaseRenewer:
                 fence_guests(vms, self.node_id)
             except OSError:
                 log.exception("pulling the plug failed; on_fence must stop the guests")
-        await _call(self.on_fence, "fence")
 
     async def _renew(self, budget: float) -> bool:
         op = put("leases", self.node_id, lease_value(self.wall(), fenced=False))

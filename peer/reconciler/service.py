@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,11 @@ from hypervisor.libvirt_driver import LibvirtDriver
 from peer.agent.manager import AgentManager
 from peer.context import PeerContext
 from peer.reconciler.reconciler import Reconciler
+from raft.errors import StoreError
+from raft.store import Store, put
+
+# States of a guest that a fence ended (every domain of the host is stopped).
+STOPPED_BY_FENCE = frozenset({"running", "paused", "shutting_down"})
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +98,31 @@ def fenced_flag(ctx: PeerContext) -> Callable[[], bool] | None:
     """The lease renewer's own fenced flag (``ctx.services["lease"]``), if it runs."""
     lease = ctx.services.get("lease")
     return None if lease is None else lambda: bool(lease.fenced)
+
+
+async def report_fenced(store: Store, node_id: str) -> None:
+    """After a fence, before anything starts again: this host's guests were all
+    stopped, so their statuses say so (one commit), not "running" until the
+    reconciler has started each again."""
+    ops = [
+        put(
+            "vm_status",
+            r.key,
+            {
+                **r.value,
+                "state": "stopped",
+                "reason": "fenced",
+                "power_state": "stopped",
+                "updated_at": time.time(),
+            },
+            expect=r.version,
+        )
+        for r in store.scan("vm_status")
+        if r.value.get("node") == node_id and r.value.get("state") in STOPPED_BY_FENCE
+    ]
+    if ops:
+        with contextlib.suppress(StoreError):  # the reconciler reports in any case
+            await store.commit(ops)
 
 
 async def fence_ha_vms(ctx: PeerContext, rec: Reconciler, driver: LibvirtDriver) -> None:

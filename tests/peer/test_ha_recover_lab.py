@@ -31,10 +31,11 @@ pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 # Defaults: heartbeat 1 s, fence_after 6 s, margin 2 s. Frozen this long, the peer
 # fences when it wakes; the leader waits fence_after + margin, so it has not acted.
 FREEZE_S = 6.6
-# From waking to its guests running again: fence, renew, define, boot under TCG.
-BACK_BOUND = 15.0
+# From waking to its guests running again: fence, renew, start (on the host), or
+# judged dead, restart elsewhere (if the machine was too busy to renew in time).
+BACK_BOUND = 20.0
 # The API may trail the truth by about one report; never by a resync (30 s).
-STALE_BOUND = 4.0
+STALE_BOUND = 2.0
 
 
 @pytest.fixture
@@ -101,10 +102,18 @@ def test_a_host_back_from_a_fence_runs_its_guests_at_once_and_the_api_never_lies
 ) -> None:
     hosts, by_node = up_with_voters(lab, 3)
     leader_id = str(api(hosts[0]).get("/cluster")["leader"])
+
+    def all_renewing() -> bool:  # so the guests spread over all three hosts
+        ages = [m["lease_age_s"] for m in api(hosts[0]).get("/cluster")["members"]]
+        return all(a is not None and a < 3 for a in ages)
+
+    wait_for(all_renewing, 60, "every host to renew its lease")
     ids = create_ha_vms(hosts[0], 3)
     where = {v: running_on(hosts[0], v) for v in ids}
     # A follower with guests: its peer is frozen, its QEMUs run on meanwhile.
-    victim_id = next(str(n) for n in sorted(set(where.values()), key=str) if n != leader_id)
+    followers = sorted({str(n) for n in where.values() if n and n != leader_id})
+    assert followers, f"no guest on a follower: {where}"
+    victim_id = followers[0]
     victim = by_node[victim_id]
     theirs = [v for v, n in where.items() if n == victim_id]
     via = by_node[leader_id]
@@ -120,19 +129,27 @@ def test_a_host_back_from_a_fence_runs_its_guests_at_once_and_the_api_never_lies
         woke = time.monotonic()
         # It fenced on waking: its guests were killed.
         wait_for(lambda: set(theirs) <= truth.down_seen, 10, "the fence to kill the guests")
-        stayed = [v for v, p in placements(via, theirs).items() if p == before[v]]
-        assert stayed, "the leader moved every guest: the peer took > margin to renew (load?)"
 
         def back() -> bool:
-            """Its QEMUs execute again (not merely: the API says they run)."""
-            return all(truth.live.get(v) == victim.name for v in stayed) and all(
-                running_on(via, v) == victim_id for v in stayed
+            """Its guests' QEMUs execute again (not merely: the API says they run)."""
+            return all(truth.live.get(v) for v in theirs) and all(
+                running_on(via, v) for v in theirs
             )
 
-        wait_for(back, BACK_BOUND, "the fenced host's guests to run again on it")
+        wait_for(
+            back,
+            BACK_BOUND,
+            "the fenced host's guests to run again",
+            explain=lambda: victim.log.read_text(errors="replace")[-3000:],
+        )
         took = time.monotonic() - woke
         samples_after = time.monotonic()
         wait_for(lambda: time.monotonic() - samples_after > 2, 5, "two more seconds of samples")
+    # Back on the host itself: the leader had not judged it dead (else the test
+    # proves nothing; the margin is 2 s, and a very busy machine can miss it).
+    stayed = [v for v, p in placements(via, theirs).items() if p == before[v]]
+    assert stayed, "the leader moved every guest: the peer took > margin to renew (load?)"
+    assert all(truth.live.get(v) == victim.name for v in stayed)
     print(f"guests back {took:.1f} s after the host woke; API lag {truth.longest}")
     assert max(truth.longest.values()) < STALE_BOUND, truth.longest
     events = api(via).get("/events?kind=vm.ha_restart&limit=1000")["items"]

@@ -33,6 +33,10 @@ NODE = record_schema(
         "labels": {"type": ["object", "null"]},
         "resources": {"type": ["object", "null"]},
         "voter": {"type": ["boolean", "null"]},
+        "leaving": {
+            "type": ["boolean", "null"],
+            "description": "leaving the cluster: VMs move off, then it returns to factory state",
+        },
         "conditions": {
             "type": ["object", "null"],
             "additionalProperties": {"type": "string"},
@@ -91,6 +95,8 @@ async def update_node(req: ApiRequest) -> Reply:
             raise ConflictError(f"node {nid} has been removed", code="node_removed")
         if "maintenance" in body:
             v["state"] = "maintenance" if body["maintenance"] else "active"
+            if not body["maintenance"]:
+                v.pop("leaving", None)  # maintenance off calls a pending leave off
         if "labels" in body:
             v["labels"] = body["labels"]
         return v
@@ -105,6 +111,36 @@ async def update_node(req: ApiRequest) -> Reply:
         event=("node.updated", "nodes", nid, f"node {nid} {what}"),
     )
     return one(rec)
+
+
+@routes.post(
+    "/nodes/{node_id}/leave",
+    role=Role.ADMIN,
+    summary="Have a host leave the cluster, its VMs moved off first",
+    status=202,
+    response=NODE,
+)
+async def leave_node(req: ApiRequest) -> Reply:
+    """Marks the host ``leaving`` (and in maintenance, so its VMs are moved to
+    other hosts). The host itself then waits until none is left, is removed from
+    the cluster and starts again in factory state (peer/leave.py). Any peer
+    takes the request, also the leaving host's own console."""
+    nid = req.params["node_id"]
+
+    def mutate(v: dict[str, Any]) -> dict[str, Any]:
+        if v.get("state") == "removed":
+            raise ConflictError(f"node {nid} has been removed", code="node_removed")
+        return {**v, "state": "maintenance", "leaving": True}
+
+    rec = await update_record(
+        req,
+        "nodes",
+        nid,
+        "node",
+        mutate,
+        event=("node.leaving", "nodes", nid, f"node {nid} is leaving the cluster"),
+    )
+    return one(rec, status=202)
 
 
 @routes.delete(
