@@ -7,10 +7,10 @@ moves its VMs to other hosts). The leaving host's ``Leaver`` then, each pass:
 2. commits its node record ``state: removed``, after which the leader takes it
    out of the voters (peer.membership; a leaving leader steps down first, as
    Raft cannot let a leader remove itself);
-3. once it no longer votes (or no longer hears a leader: a removed voter never
-   sees its own removal commit), has the daemon stop, forget the cluster (Raft
-   data, membership, secret; node id and TLS stay) and start again in factory
-   state, where it waits to be adopted or joined again.
+3. once it no longer votes (or VOTE_WAIT_S after it saw its removal: a removed
+   voter never sees its removal from the voters commit), has the daemon stop,
+   forget the cluster (Raft data, membership, secret; node id and TLS stay) and
+   start again in factory state, where it waits to be adopted or joined again.
 """
 
 from __future__ import annotations
@@ -28,9 +28,12 @@ from raft.store import Store, put
 
 log = logging.getLogger("peer.leave")
 
-# A removed voter stops hearing from the leader: this long without one counts as
-# "removed" (the removal itself is never seen to commit there).
-NO_LEADER_S = 3.0
+# A removed voter never sees its own removal from the voters commit (the leader
+# stops sending it entries first). Its removal from the cluster has committed
+# (its record says so), so the leader takes it out of the voters whether it
+# runs or not (peer.membership, after REMOVED_GRACE): it waits this long for that
+# and then goes.
+VOTE_WAIT_S = 6.0
 
 
 def vms_here(vms: list[dict[str, Any]], me: str) -> int:
@@ -60,7 +63,7 @@ class Leaver:
         self.to_factory = to_factory
         self.interval = interval
         self._stop = asyncio.Event()
-        self._no_leader_since: float | None = None
+        self._removed_since: float | None = None
         self._said = ""
 
     def stop(self) -> None:
@@ -73,6 +76,8 @@ class Leaver:
                     return
             except StoreError as e:
                 log.info("leaving: not this pass", extra=kv(reason=e.message))
+            except Exception:
+                log.exception("leaving: pass failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval)
 
@@ -102,16 +107,12 @@ class Leaver:
             return False
         addr = getattr(store, "self_addr", None)
         votes = addr is not None and addr in store.voters()
-        if votes and store.status().get("leader") is not None:
-            self._no_leader_since = None
+        now = time.monotonic()
+        if self._removed_since is None:
+            self._removed_since = now
+        if votes and now - self._removed_since < VOTE_WAIT_S:
             self._say("waiting for the leader to take this host out of the voters")
             return False
-        if votes:
-            now = time.monotonic()
-            if self._no_leader_since is None:
-                self._no_leader_since = now
-            if now - self._no_leader_since < NO_LEADER_S:
-                return False
         self._say("removed: returning to factory state")
         await self.to_factory()
         return True

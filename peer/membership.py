@@ -28,6 +28,10 @@ from raft.store import Store, Watch, put
 log = logging.getLogger("peer.membership")
 
 
+# How long a removed host keeps its vote after the leader saw its removal (s).
+REMOVED_GRACE = 2.0
+
+
 def target_voters(hosts: int) -> int:
     return min(hosts, 3 if hosts < 5 else 5)
 
@@ -110,6 +114,8 @@ class MembershipManager:
         self.healthy_within = fence_after
         self.voter_gone_after = max(voter_gone_after, 2 * fence_after)
         self._stop = asyncio.Event()
+        # node id -> when this leader first saw it removed (local monotonic time).
+        self._removed_seen: dict[str, float] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -187,6 +193,7 @@ class MembershipManager:
             and change.raft_addr == getattr(store, "self_addr", None)
         ):
             change = None  # Raft cannot let a leader remove itself: it steps down first
+        change = self._after_grace(change, nodes)
         if change is None:
             await self._sync_flags(nodes, voters)
             return None
@@ -200,6 +207,20 @@ class MembershipManager:
             await store.remove_voter(change.raft_addr)
         await self._sync_flags(nodes, set(store.voters()))
         return change
+
+    def _after_grace(
+        self, change: Change | None, nodes: dict[str, dict[str, Any]]
+    ) -> Change | None:
+        """A host that left is taken out of the voters only REMOVED_GRACE after this
+        leader first saw it removed: once out, it hears nothing more, and it must
+        first have learnt (from a heartbeat's commit index) that its removal
+        committed, or it would wait for it forever (peer/leave.py)."""
+        now = asyncio.get_running_loop().time()
+        removed = {nid for nid, n in nodes.items() if n.get("state") == "removed"}
+        self._removed_seen = {n: self._removed_seen.get(n, now) for n in removed}
+        if change is None or change.kind != "remove" or change.node_id not in removed:
+            return change
+        return change if now - self._removed_seen[change.node_id] >= REMOVED_GRACE else None
 
     async def _sync_flags(self, nodes: dict[str, dict[str, Any]], voters: set[str]) -> None:
         """Keep each node record's ``voter`` flag equal to Raft's configuration."""

@@ -276,7 +276,8 @@ def test_factory_host_set_up_later_joins_with_f4_then_leaves(
     member: tuple[Lab, Host, str],
 ) -> None:
     """Wizard with 'later', then F4 J with the host's local password joins the
-    lab's cluster by name and secret; F4 L removes it again (after a warning)."""
+    lab's cluster by name and secret; F4 L makes it leave again (after a warning):
+    it is removed from the cluster and comes back in factory state."""
     lab, first, _ = member
     host = lab.add_host(factory=True)
     api, leader_api = LocalApi(sock(host)), LocalApi(sock(first))
@@ -325,11 +326,12 @@ def test_factory_host_set_up_later_joins_with_f4_then_leaves(
         c.keys("l")
         c.wait("Remove this host from cluster")
         c.save("leave-warning")
-        c.keys("y")
-        # The API lets only another peer remove a host (DELETE /nodes/{self} is
-        # refused with remove_self); the console says where to do it.
         node_id = api.get("/peer")["node_id"]
-        c.wait(f"A peer cannot remove itself: on another host run 'quantix node remove {node_id}'")
-        assert leader_api.get(f"/nodes/{node_id}")["state"] == "active"
+        c.keys("y")
+        # POST /nodes/{self}/leave: no VMs here, so it is removed at once and the
+        # peer starts again in factory state (the console follows it).
+        c.wait("Leaving the cluster")
+        c.wait(r"Role:\s+factory state", 90)
+        assert leader_api.get(f"/nodes/{node_id}")["state"] == "removed"
     finally:
         c.close()

@@ -25,7 +25,7 @@ def lab() -> Iterator[Lab]:
 
 def test_a_host_leaves_for_factory_state_after_its_vms_moved_off(lab: Lab) -> None:
     hosts, by_node = up_with_voters(lab, 3)
-    leader_id = str(api(hosts[0]).get("/cluster")["leader"])
+    leader_id = str(wait_for(lambda: api(hosts[0]).get("/cluster")["leader"], 30, "a leader"))
     ids = []
     for i in range(3):
         spec = {"name": f"v{i}", "vcpus": 1, "memory_mib": 64, "desired": "running"}
