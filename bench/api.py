@@ -42,7 +42,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.verdict import Report
+from bench.verdict import Report, keep_logs
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PHASES = ("read_leader", "read_follower", "write_leader", "write_follower")
@@ -90,7 +90,7 @@ def _lab_tls() -> ssl.SSLContext:
     return ctx
 
 
-def _start_lab(root: Path) -> tuple[Any, Target]:
+def start_lab(root: Path) -> tuple[Any, Target]:
     """A 3-host lab, formed, with an operator token made over h1's local socket."""
     from bench.cluster import formed
     from chaos.lab import Lab
@@ -181,7 +181,13 @@ async def _phase(
     return Phase(lat, wall, errors, cpu, bench_cpu)
 
 
-async def measure(target: Target, client_counts: list[int], n: int, report: Report) -> None:
+async def measure(
+    target: Target,
+    client_counts: list[int],
+    n: int,
+    report: Report,
+    phases: Sequence[str] = PHASES,
+) -> None:
     headers = {"Authorization": f"Bearer {target.token}"}
     conn = aiohttp.TCPConnector(ssl=target.tls, limit=max(client_counts) * 2)
     async with aiohttp.ClientSession(headers=headers, connector=conn) as s:
@@ -202,7 +208,7 @@ async def measure(target: Target, client_counts: list[int], n: int, report: Repo
         try:
             for c in client_counts:
                 at = {"leader": leader, "follower": follower}
-                for ph in PHASES:
+                for ph in phases:
                     kind, side = ph.split("_")
                     url = at[side]
 
@@ -264,7 +270,7 @@ def main(argv: list[str]) -> int:
         report.note("mode", "cluster at --url")
     else:
         root = Path(tempfile.mkdtemp(prefix="qxba", dir="/tmp"))
-        lab, target = _start_lab(root)
+        lab, target = start_lab(root)
         report.note("mode", "3-host lab (TLS, Raft, fsync), started by the bench")
     try:
         try:
@@ -273,19 +279,10 @@ def main(argv: list[str]) -> int:
             report.check("the run completed", False, str(e))
         report.note("load_after", round(os.getloadavg()[0], 2))
         if lab is not None and not report.ok:
-            report.note("logs", _keep_logs(lab))
+            report.note("logs", keep_logs(lab, "api"))
     finally:
         if lab is not None:
             lab.down()
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
     return report.emit(a.json)
-
-
-def _keep_logs(lab: Any) -> str:
-    """Copy each host's peer.log somewhere the lab's teardown does not remove."""
-    keep = Path(tempfile.mkdtemp(prefix="qx-bench-api-logs-", dir="/tmp"))
-    for h in lab.hosts():
-        if h.log.exists():
-            shutil.copyfile(h.log, keep / f"{h.name}-peer.log")
-    return str(keep)

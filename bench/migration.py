@@ -45,14 +45,20 @@ def _ended(via: LocalApi, task_id: str) -> dict[str, Any] | None:
 
 
 def live_migration_figures(
-    pool: Path, hosts: list[Host], memory_mib: int = 256, moves: int = 3
+    pool: Path,
+    hosts: list[Host],
+    memory_mib: int = 256,
+    moves: int = 3,
+    boot: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """``boot``: the test guest's boot fields if already registered (else here)."""
     apis = {}
     for h in hosts:
         api = LocalApi(h.dir / "peer.sock", timeout=15)
         apis[str(api.get("/peer")["node_id"])] = api
     via = next(iter(apis.values()))
-    boot = register_test_guest(pool, via, pool_name="bench")
+    if boot is None:
+        boot = register_test_guest(pool, via, pool_name="bench")
     status, body = via.post(
         "/vms", guest_vm("mig256", boot, memory_mib=memory_mib, desired="running")
     )

@@ -15,10 +15,14 @@ JSON keeps each figure under its own key (as before) and adds ``targets``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import operator
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -115,3 +119,13 @@ def _fmt(v: Any) -> str:
     if isinstance(v, dict | list):
         return json.dumps(v, sort_keys=True)
     return str(v)
+
+
+def keep_logs(lab: Any, bench: str) -> str:
+    """Copy each lab host's peer.log where the lab's teardown does not remove it
+    (a bench that fails keeps what explains it); returns the folder."""
+    keep = Path(tempfile.mkdtemp(prefix=f"qx-bench-{bench}-logs-", dir="/var/tmp"))
+    for h in lab.hosts():
+        with contextlib.suppress(OSError):
+            shutil.copyfile(h.log, keep / f"{h.name}-peer.log")
+    return str(keep)
