@@ -13,7 +13,6 @@ the console's user+system time over 10 s of refreshing once a second.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import secrets
@@ -24,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.verdict import Report
 
 READY = re.compile(r"Role:\s+\S+.*\n(?:.*\n)*?\s+CPU:\s+\[[#.]+\] \d+%")
 
@@ -130,9 +131,7 @@ def main(argv: list[str]) -> int:
         "runs": len(runs),
         "load_1m": os.getloadavg()[0],
     }
-    if args.json:
-        print(json.dumps(res))
-    else:
-        for k, v in res.items():
-            print(f"{k:<26} {v}")
-    return 0
+    r = Report("bench console")
+    for k, v in res.items():
+        r.figure(k, v)  # no promised figure yet: printed, not judged
+    return r.emit(args.json)

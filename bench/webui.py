@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.verdict import Report
 from peer.webui_static import add_webui
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,11 +102,8 @@ def main(argv: list[str]) -> int:
         figures[k] = b[k]
     figures["vm_list_1000_vms_render_ms"] = b["vm_list_1000_vms_render_ms"]
     figures["runs"] = b["runs"]
-    if args.json:
-        print(json.dumps(figures))
-        return 0
-    print(f"{'figure':34} {'value':>10} {'target':>10}")
+    r = Report("bench webui")
     for k, v in figures.items():
         t = TARGETS.get(k)
-        print(f"{k:34} {v!s:>10} {('<= ' + str(t)) if t else '':>10}")
-    return 0
+        r.figure(k, v, f"<= {t}" if t else None)
+    return r.emit(args.json)
