@@ -27,6 +27,30 @@ def network_body(form: Form, confirm_s: int) -> dict[str, Any]:
     return body
 
 
+def uplink_lines(vnet: dict[str, Any] | None) -> list[Line]:
+    """The VM networks' uplink (GET /peer ``network``): the data interface OVS holds
+    in br-phy, the tunnel address, and where OVN's central databases are."""
+    if not vnet:
+        return [Line(), Line("  VM networks: no data interface (bridge networks only)", "dim")]
+    daemons = vnet.get("daemons") or {}
+    down = sorted(n for n, pid in daemons.items() if not pid)
+    return [
+        Line(),
+        Line("  VM networks (OVN)", "title"),
+        kv("Uplink", f"{vnet.get('uplink') or '-'} in br-phy"),
+        kv("Tunnel address", vnet.get("encap_ip") or "-"),
+        kv(
+            "Central databases",
+            "on this host" if vnet.get("central") else (vnet.get("sb_remote") or "not placed yet"),
+        ),
+        kv(
+            "Daemons",
+            "all running" if not down else f"not running: {', '.join(down)}",
+            "ok" if not down else "warn",
+        ),
+    ]
+
+
 class NetworkScreen(Screen):
     title = "Network (F2)"
     hint = "Up/Down: field  Left/Right: choice  Enter: next / apply  Esc: back"
@@ -71,6 +95,7 @@ class NetworkScreen(Screen):
             ),
             kv("Addresses", ", ".join(net.get("addresses") or []) or "-"),
             kv("Gateway", net.get("gateway") or "-"),
+            *uplink_lines(app.snap.peer.get("network")),
             Line(),
             Line("  New settings", "title"),
             *self.form.lines(),

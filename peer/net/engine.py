@@ -9,7 +9,6 @@ On the leader it also picks the central host (peer.net.central).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from hypervisor import links, ovnhost
 from hypervisor.errors import HypervisorError
 from hypervisor.ovnhost import OvnPaths
-from hypervisor.ovsdb import OvsdbClient
+from hypervisor.ovsdb import OvsdbClient, pymap
 from peer.context import PeerContext
 from peer.logs import kv
 from peer.net import central, nbsync, project
@@ -28,9 +27,11 @@ from raft.store import put
 log = logging.getLogger("peer.net")
 
 TICK = 1.0
-# The projection is compared with the database this often even when the cluster
-# state did not change (a database wiped or edited by hand is put right).
-RESYNC_S = 10.0
+# The projection is compared in full with the database this often even when the
+# cluster state did not change (a database edited by hand is put right); a cheap
+# look at the switches' keys more often catches a wiped one sooner.
+RESYNC_S = 60.0
+CHECK_S = 5.0
 PROJECTED_TABLES = ("networks", "vms", "secgroups")
 
 
@@ -50,8 +51,10 @@ class NetEngine:
         self.encap_ip: str | None = None
         self.sb_remote: str | None = None
         self._switch_ready = False
-        self._synced_rev = -1
+        self._dirty = True
         self._synced_at = 0.0
+        self._checked_at = 0.0
+        self._switch_keys: set[str] = set()
         self._stop = asyncio.Event()
         self.last_sync: dict[str, Any] = {}
 
@@ -72,15 +75,22 @@ class NetEngine:
 
     async def run(self) -> None:
         await asyncio.to_thread(ovnhost.prepare_dirs, self.paths)
+        # A change to what is projected wakes the engine at once (a rule enforced,
+        # a port up without waiting for the tick); lease renewals do not.
+        watch = self.ctx.store.watch([*PROJECTED_TABLES, "ovn"])
         try:
             while not self._stop.is_set():
                 try:
                     await self.step()
                 except (HypervisorError, StoreError) as e:
                     log.warning("network engine: %s", e.message, extra=kv(node=self.node))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), TICK)
+                change = await watch.next(TICK)
+                while change is not None:
+                    if change.table in PROJECTED_TABLES:
+                        self._dirty = True
+                    change = await watch.next(0)
         finally:
+            watch.close()
             for s in [*self.central, *reversed(self.local)]:
                 await asyncio.to_thread(s.stop)
 
@@ -180,7 +190,7 @@ class NetEngine:
             now = time.monotonic()
             for s in self.central:
                 if s.ensure(now):
-                    self._synced_rev = -1  # a fresh database: project everything again
+                    self._dirty = True  # a fresh database: project everything again
             await self._project()
 
     async def _start_central(self, address: str, epoch: int) -> None:
@@ -189,19 +199,31 @@ class NetEngine:
         await asyncio.to_thread(ovnhost.fresh_central, self.paths)
         self.central = [Supervised(d) for d in ovnhost.central_daemons(self.paths, address)]
         self.central_epoch = epoch
-        self._synced_rev = -1
+        self._dirty = True
         log.info("running OVN central databases", extra=kv(epoch=epoch, address=address))
 
     async def _project(self) -> None:
         store = self.ctx.store
         rev = store.revision
-        if rev == self._synced_rev and time.monotonic() - self._synced_at < RESYNC_S:
+        since = time.monotonic() - self._synced_at
+        if not self._dirty and since < RESYNC_S and time.monotonic() - self._checked_at >= CHECK_S:
+            if await asyncio.to_thread(self._switches_missing):
+                log.warning("the northbound database lost switches: projecting it again")
+                self._dirty = True
+            else:
+                self._checked_at = time.monotonic()
+        if not self._dirty and since < RESYNC_S:
             return
+        self._dirty = False
         tables = {t: {r.key: r.value for r in store.scan(t)} for t in PROJECTED_TABLES}
         rows = project.desired(tables)
         t0 = time.monotonic()
-        written = await asyncio.to_thread(self._sync, rows)
-        self._synced_rev, self._synced_at = rev, time.monotonic()
+        try:
+            written = await asyncio.to_thread(self._sync, rows)
+        except HypervisorError:
+            self._dirty = True
+            raise
+        self._synced_at = time.monotonic()
         self.last_sync = {
             "revision": rev,
             "rows": len(rows),
@@ -212,5 +234,12 @@ class NetEngine:
             log.info("northbound database updated", extra=kv(**self.last_sync))
 
     def _sync(self, rows: dict[tuple[str, str], project.Row]) -> int:
-        with OvsdbClient(f"unix:{self.paths.nb_sock}", timeout=30) as nb:
+        self._switch_keys = {k for (t, k) in rows if t == "Logical_Switch"}
+        with OvsdbClient(f"unix:{self.paths.nb_sock}", timeout=60) as nb:
             return nbsync.sync(nb, rows)
+
+    def _switches_missing(self) -> bool:
+        with OvsdbClient(f"unix:{self.paths.nb_sock}", timeout=10) as nb:
+            rows = nb.select(nbsync.DB, "Logical_Switch", ["external_ids"])
+        have = {str(pymap(r.get("external_ids")).get(nbsync.KEY)) for r in rows}
+        return not self._switch_keys <= have

@@ -30,6 +30,25 @@ TABLES = (
     "ACL",
     "Port_Group",
 )
+# The columns the projection writes: only these are read back and compared.
+COLUMNS = {
+    "DHCP_Options": ["cidr", "options"],
+    "DNS": ["records"],
+    "Logical_Router_Port": ["name", "mac", "networks"],
+    "Logical_Router": ["name", "ports"],
+    "Logical_Switch_Port": [
+        "name",
+        "type",
+        "addresses",
+        "port_security",
+        "dhcpv4_options",
+        "options",
+        "tag_request",
+    ],
+    "Logical_Switch": ["name", "ports", "dns_records"],
+    "ACL": ["direction", "priority", "match", "action"],
+    "Port_Group": ["name", "ports", "acls"],
+}
 ROOT = {"DHCP_Options", "DNS", "Logical_Router", "Logical_Switch", "Port_Group"}
 
 
@@ -40,12 +59,13 @@ def _atom(v: Any) -> Any:
 
 
 def _canon(v: Any) -> Any:
-    """One form for equal OVSDB values (a one-element set comes back as the atom)."""
+    """One form for equal OVSDB values (a one-element set comes back as the atom);
+    frozensets, as order does not matter and sorting 10,000 ports' values would."""
     if isinstance(v, list) and len(v) == 2 and v[0] == "set":
-        return tuple(sorted((_atom(x) for x in v[1]), key=repr))
+        return frozenset(_atom(x) for x in v[1])
     if isinstance(v, list) and len(v) == 2 and v[0] == "map":
-        return ("map", tuple(sorted((str(k), _atom(x)) for k, x in v[1])))
-    return (_atom(v),)
+        return ("map", frozenset((str(k), _atom(x)) for k, x in v[1]))
+    return frozenset([_atom(v)])
 
 
 def _ext(v: Any) -> dict[str, str]:
@@ -79,10 +99,11 @@ def plan(
             return [resolve(x) for x in v]
         return v
 
-    for table in TABLES:
-        for (t, key), row in sorted(desired.items()):
-            if t != table:
-                continue
+    by_table: dict[str, list[tuple[str, Row]]] = {}
+    for (t, key), row in sorted(desired.items()):
+        by_table.setdefault(t, []).append((key, row))
+    for t in TABLES:
+        for key, row in by_table.get(t, []):
             cols = {k: resolve(v) for k, v in row.cols.items() if k != "external_ids"}
             ext = dict(row.cols.get("external_ids") or {})
             ext[KEY] = key
@@ -113,7 +134,10 @@ def _by_uuid(r: Mapping[str, Any]) -> list[Any]:
 
 def read(client: OvsdbClient) -> dict[str, list[dict[str, Any]]]:
     """The managed tables' rows (one transaction, so one consistent view)."""
-    ops = [{"op": "select", "table": t, "where": []} for t in TABLES]
+    ops = [
+        {"op": "select", "table": t, "where": [], "columns": ["_uuid", "external_ids", *COLUMNS[t]]}
+        for t in TABLES
+    ]
     res = client.transact(DB, ops)
     return {t: list(r.get("rows", [])) for t, r in zip(TABLES, res, strict=True)}
 

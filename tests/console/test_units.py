@@ -235,3 +235,19 @@ def test_evacuation_sets_maintenance_then_asks_to_migrate_each_vm() -> None:
         ("GET", "/vms?node=n1&limit=1000"),
         ("POST", "/vms/v1/migrate"),
     ]
+
+
+def test_f2_shows_the_vm_networks_uplink():
+    from console.screens.network import uplink_lines
+
+    vnet = {
+        "uplink": "eth1",
+        "encap_ip": "10.78.0.2",
+        "central": False,
+        "sb_remote": "tcp:10.78.0.3:6642",
+        "daemons": {"ovs-vswitchd": 12, "ovn-controller": None},
+    }
+    text = "\n".join(ln.text for ln in uplink_lines(vnet))
+    assert "eth1 in br-phy" in text and "10.78.0.2" in text and "tcp:10.78.0.3:6642" in text
+    assert "not running: ovn-controller" in text
+    assert "no data interface" in uplink_lines(None)[1].text

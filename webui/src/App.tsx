@@ -19,6 +19,7 @@ const Vms = lazy(() => import("./pages/Vms"));
 const VmDetail = lazy(() => import("./pages/VmDetail"));
 const VmCreate = lazy(() => import("./pages/VmCreate"));
 const Storage = lazy(() => import("./pages/Storage"));
+const Networking = lazy(() => import("./pages/Networking"));
 const Events = lazy(() => import("./pages/Events"));
 const Settings = lazy(() => import("./pages/Settings"));
 
@@ -81,6 +82,7 @@ export function Shell({ qc }: { qc: QueryClient }) {
           <Route path="/vms/:id" element={<VmDetail />} />
           <Route path="/vms/:id/:tab" element={<VmDetail />} />
           <Route path="/storage" element={<Storage />} />
+          <Route path="/networking" element={<Networking />} />
           <Route path="/events" element={<Events />} />
           <Route path="/settings" element={<Settings />} />
           <Route path="/settings/:tab" element={<Settings />} />

@@ -1,4 +1,4 @@
-"""pool, volume, image and network commands."""
+"""pool, volume, image, network and security-group commands."""
 
 from __future__ import annotations
 
@@ -95,15 +95,64 @@ async def network_list(args: argparse.Namespace, c: ApiClient) -> None:
     emit(
         await c.get_all("/networks"),
         args.output,
-        [col("name", "id"), col("type", "type"), col("bridge", "bridge"), col("vlan", "vlan")],
+        [
+            col("name", "id"),
+            col("type", "type"),
+            col("cidr", "cidr"),
+            col("gateway", "gateway"),
+            col("vlan", "vlan"),
+            col("bridge", "bridge"),
+        ],
     )
 
 
 async def network_create(args: argparse.Namespace, c: ApiClient) -> None:
-    body: dict[str, Any] = {"name": args.name, "bridge": args.bridge, "type": args.type}
-    if args.vlan is not None:
-        body["vlan"] = args.vlan
+    body: dict[str, Any] = {"name": args.name}
+    kind = args.type or ("bridge" if args.bridge else "overlay")
+    body["type"] = kind
+    for k in ("bridge", "vlan", "cidr"):
+        if getattr(args, k) is not None:
+            body[k] = getattr(args, k)
+    if args.gateway is not None:
+        body["gateway"] = None if args.gateway == "none" else args.gateway
+    if args.no_dhcp:
+        body["dhcp"] = False
+    if args.no_dns:
+        body["dns"] = False
     emit(await c.post("/networks", body), args.output)
+
+
+def _rule(text: str) -> dict[str, Any]:
+    """``tcp:80``, ``tcp:8000-8080``, ``icmp``, ``udp:53@10.0.0.0/8``, ``any@group:web``."""
+    body, _, source = text.partition("@")
+    proto, _, ports = body.partition(":")
+    rule: dict[str, Any] = {"protocol": proto}
+    if ports:
+        lo, _, hi = ports.partition("-")
+        rule["port_min"] = int(lo)
+        rule["port_max"] = int(hi or lo)
+    if source.startswith("group:"):
+        rule["group"] = source.removeprefix("group:")
+    elif source:
+        rule["cidr"] = source
+    return rule
+
+
+async def sg_list(args: argparse.Namespace, c: ApiClient) -> None:
+    rows = await c.get_all("/security_groups")
+    for r in rows:
+        r["rule_count"] = len(r.get("rules") or [])
+    emit(rows, args.output, [col("name", "id"), col("rules", "rule_count")])
+
+
+async def sg_create(args: argparse.Namespace, c: ApiClient) -> None:
+    body = {"name": args.name, "rules": [_rule(r) for r in args.rule]}
+    emit(await c.post("/security_groups", body), args.output)
+
+
+async def sg_set_rules(args: argparse.Namespace, c: ApiClient) -> None:
+    body = {"rules": [_rule(r) for r in args.rule]}
+    emit(await c.patch(f"/security_groups/{args.name}", body), args.output)
 
 
 def _deleter(collection: str, by_name: bool) -> Any:
@@ -163,8 +212,27 @@ def register(sub: Sub) -> None:
     leaf(g, "list", "List networks", network_list)
     p = leaf(g, "create", "Create a network", network_create)
     p.add_argument("name")
-    p.add_argument("--bridge", required=True)
-    p.add_argument("--type", choices=["bridge", "ovs"], default="bridge")
-    p.add_argument("--vlan", type=int)
+    p.add_argument("--type", choices=["overlay", "vlan", "isolated", "bridge"],
+                   help="default: overlay (bridge when --bridge is given)")  # fmt: skip
+    p.add_argument("--cidr", help="the subnet, e.g. 10.60.0.0/24 (overlay, vlan, isolated)")
+    p.add_argument("--gateway", help="default: the subnet's first address; 'none': no gateway")
+    p.add_argument("--vlan", type=int, help="the tag of a vlan network")
+    p.add_argument("--bridge", help="the Linux bridge of a bridge network")
+    p.add_argument("--no-dhcp", action="store_true")
+    p.add_argument("--no-dns", action="store_true")
     leaf(g, "show", "Show a network", _show("networks")).add_argument("ref")
     leaf(g, "delete", "Delete networks", _deleter("networks", True)).add_argument("refs", nargs="+")
+
+    g = group(sub, "security-group", "Security groups", aliases=["security-groups", "sg"])
+    leaf(g, "list", "List security groups", sg_list)
+    rule_help = "PROTO[:PORT[-PORT]][@CIDR|@group:NAME], e.g. tcp:443, icmp; repeatable"
+    p = leaf(g, "create", "Create a security group", sg_create)
+    p.add_argument("name")
+    p.add_argument("--rule", action="append", default=[], help=rule_help)
+    p = leaf(g, "set-rules", "Replace a security group's rules", sg_set_rules)
+    p.add_argument("name")
+    p.add_argument("--rule", action="append", default=[], help=rule_help)
+    leaf(g, "show", "Show a security group", _show("security_groups")).add_argument("ref")
+    leaf(g, "delete", "Delete security groups", _deleter("security_groups", True)).add_argument(
+        "refs", nargs="+"
+    )

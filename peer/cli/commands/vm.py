@@ -42,6 +42,18 @@ def _disk(text: str) -> dict[str, Any]:
     return disk
 
 
+def _nic(text: str) -> dict[str, Any]:
+    """``blue``, ``blue:10.60.0.5``, ``blue::web,db`` -> a NIC of the create body."""
+    net, _, rest = text.partition(":")
+    ip, _, groups = rest.partition(":")
+    nic: dict[str, Any] = {"network": net}
+    if ip:
+        nic["ip"] = ip
+    if groups:
+        nic["groups"] = [g for g in groups.split(",") if g]
+    return nic
+
+
 async def _image_id(c: ApiClient, ref: str) -> str:
     return str((await resolve(c, "images", ref))["id"])
 
@@ -69,7 +81,7 @@ async def vm_create(args: argparse.Namespace, c: ApiClient) -> None:
     if disks:
         spec["disks"] = disks
     if args.nic:
-        spec["nics"] = [{"network": n} for n in args.nic]
+        spec["nics"] = [_nic(n) for n in args.nic]
     if args.cdrom:
         spec["cdrom"] = await _image_id(c, args.cdrom)
     if args.ha:
@@ -154,7 +166,12 @@ def register(sub: Sub) -> None:
     p.add_argument("--vcpus", type=int, default=1)
     p.add_argument("--memory", default="1G", help="e.g. 512M, 2G")
     p.add_argument("--disk", action="append", default=[], help="SIZE[:IMAGE][@POOL], repeatable")
-    p.add_argument("--nic", action="append", default=[], help="network name, repeatable")
+    p.add_argument(
+        "--nic",
+        action="append",
+        default=[],
+        help="NETWORK[:IP[:GROUP,...]] (an empty IP: the next free one), repeatable",
+    )
     p.add_argument("--cdrom", help="ISO image name or id")
     p.add_argument("--firmware", choices=["bios", "uefi"])
     p.add_argument("--ha", action="store_true", help="restart it elsewhere if its host dies")

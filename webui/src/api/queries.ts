@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient, type UseQueryOptions } from "@ta
 import { get, post, patch, del } from "./client";
 import { rememberPeers } from "./connection";
 import type {
-  AuditRec, Certificate, Cluster, ConsoleInfo, Discovered, Image, Network, NodeRec, Page, Pool,
+  AuditRec, Certificate, Cluster, ConsoleInfo, Discovered, Image, Network, NodeRec, SecurityGroup, Page, Pool,
   QxEvent, Task, Token, User, Vm, Volume,
   ExecResult,
 } from "./types";
@@ -90,6 +90,7 @@ export const useImages = () =>
     refetchInterval: (q) => ((q.state.data ?? []).some((i) => i.state === "importing" || i.state === "uploading" || (i.state === "pending" && i.source_url)) ? SETTLE_MS : false),
   });
 export const useNetworks = () => useQuery({ queryKey: ["networks"], queryFn: () => listAll<Network>("/networks") });
+export const useSecurityGroups = () => useQuery({ queryKey: ["security_groups"], queryFn: () => listAll<SecurityGroup>("/security_groups") });
 export const useCertificates = () =>
   useQuery({
     queryKey: ["certificates"],

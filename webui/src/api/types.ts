@@ -77,6 +77,8 @@ export interface Nic {
   network: string;
   mac?: string;
   ip?: string | null;
+  port?: string | null;
+  groups?: string[];
 }
 
 export interface AgentStatus {
@@ -197,8 +199,26 @@ export interface Certificate {
 
 export interface Network extends Rec {
   type?: string;
-  bridge?: string;
+  bridge?: string | null;
   vlan?: number | null;
+  cidr?: string | null;
+  gateway?: string | null;
+  dhcp?: boolean;
+  dns?: boolean;
+  mtu?: number;
+}
+
+export interface SgRule {
+  direction?: string;
+  protocol: string;
+  port_min?: number | null;
+  port_max?: number | null;
+  cidr?: string | null;
+  group?: string | null;
+}
+
+export interface SecurityGroup extends Rec {
+  rules?: SgRule[];
 }
 
 export interface QxEvent {

@@ -1,6 +1,6 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { NavLink, useLocation } from "react-router";
-import { Activity, Boxes, HardDrive, LayoutDashboard, LogOut, Menu, Moon, Server, Settings, Sun, Wifi, WifiOff, X } from "lucide-react";
+import { Activity, Boxes, HardDrive, LayoutDashboard, Network as NetworkIcon, LogOut, Menu, Moon, Server, Settings, Sun, Wifi, WifiOff, X } from "lucide-react";
 import { markMovedFrom, useConnection } from "../api/connection";
 import { useLiveMode } from "../api/live";
 import { useCluster, useNodes } from "../api/queries";
@@ -14,6 +14,7 @@ const NAV = [
   { to: "/hosts", label: "Hosts", icon: Server },
   { to: "/vms", label: "Virtual machines", icon: Boxes },
   { to: "/storage", label: "Storage", icon: HardDrive },
+  { to: "/networking", label: "Networking", icon: NetworkIcon },
   { to: "/events", label: "Events & audit", icon: Activity },
   { to: "/settings", label: "Settings", icon: Settings },
 ];
