@@ -102,7 +102,7 @@ async def guest_figures(args: argparse.Namespace, out: dict[str, Any]) -> None:
         n += 1
         t0 = time.monotonic()
         await store.put("vms", vm, record(agent))
-        await async_wait_for(lambda: MARKER in drv.read_serial_log(vm)["data"], 180, "boot", 0.05)
+        await async_wait_for(lambda: MARKER in drv.read_serial_log(vm)["data"], 400, "boot", 0.05)
         took = time.monotonic() - t0
         await store.delete("vms", vm)
         await async_wait_for(lambda: vm not in [d.vm_id for d in drv.list_domains()], 60, "gone")

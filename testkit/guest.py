@@ -26,6 +26,9 @@ What the guest does, all on its serial console (ttyS0, logged by libvirt):
   ``QUANTIX-HELLO <hostname>``; ``qx.hostname=<name>`` names the guest (sent in
   its DHCP request); ``qx.connect=<host>:<port>,...`` tries those TCP ports each
   second and prints ``QUANTIX-CONNECT <host>:<port> ok|refused``.
+- with ``qx.datafs=vda``: makes a fresh ext2 on that disk and mounts it on
+  ``/data`` with the ext4 driver (a file system the agent can freeze), printing
+  ``QUANTIX-DATAFS /data /dev/vda``;
 - gives ``eth0`` the static address ``qx.ip=ADDR/LEN`` from the kernel command
   line, if any (besides DHCP);
 - runs the real guest agent (``agent.guest``) on Debian's python3-minimal (its
@@ -86,7 +89,7 @@ MODULES = (
 
 BUSYBOX = Path("/bin/busybox")
 # Bump when the guest's contents change, so caches are rebuilt.
-GUEST_FORMAT = 7
+GUEST_FORMAT = 8
 
 # Networking, only when the guest has a NIC (and so only then a few processes).
 NET_SCRIPT = f"""# busybox-static's libc cannot resolve names (no NSS): ask DNS with nslookup.
@@ -137,6 +140,16 @@ if [ -e /sys/class/net/eth0 ]; then
 fi
 """
 REBOOT_MARKER = "QUANTIX-GUEST-REBOOT"
+DATAFS_PREFIX = "QUANTIX-DATAFS"
+# A real file system to freeze (qx.datafs=vda: a fresh ext2, mounted by the ext4
+# driver on /data); loaded only when asked for, and only in the agent's guest.
+DATAFS_MODULES = (
+    "kernel/lib/crc16.ko",
+    "kernel/crypto/crc32c_generic.ko",
+    "kernel/fs/mbcache.ko",
+    "kernel/fs/jbd2/jbd2.ko",
+    "kernel/fs/ext4/ext4.ko",
+)
 HOOK_PREFIX = "QUANTIX-HOOK"
 AGENT_DIR = "usr/lib/quantix-agent"
 
@@ -158,6 +171,15 @@ done
 # What busybox poweroff/reboot (the agent's commands) send to init.
 trap 'echo "{POWEROFF_MARKER}"; sync; poweroff -f' USR2
 trap 'echo "{REBOOT_MARKER}"; sync; reboot -f' TERM
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in qx.datafs=*)
+    dev="${{arg#qx.datafs=}}"
+    for m in $(cat /etc/modules.datafs); do insmod "$m" 2>/dev/null; done
+    mkdir -p /data
+    mke2fs -q "/dev/$dev" >/dev/null 2>&1 && mount -t ext4 "/dev/$dev" /data &&
+      echo "{DATAFS_PREFIX} /data /dev/$dev";;
+  esac
+done
 if [ -x /usr/bin/python3 ] && ! grep -q "qx.agent=0" /proc/cmdline; then
   PYTHONPATH=/{AGENT_DIR} /usr/bin/python3 -m agent.guest --wait 20 </dev/null >/dev/console 2>&1 &
 fi
@@ -342,6 +364,13 @@ def build_initramfs(
         add_python_minimal(w)
         add_agent(w, AGENT_DIR)
         w.add_file("bin/chpasswd", CHPASSWD_SCRIPT.encode(), 0o755)
+        extra = []
+        for rel in DATAFS_MODULES:
+            src = modules_root / kernel_version / rel
+            if src.exists():
+                w.add_file(f"lib/modules/{src.name}", src.read_bytes(), 0o644)
+                extra.append(f"/lib/modules/{src.name}")
+        w.add_file("etc/modules.datafs", ("\n".join(extra) + "\n").encode(), 0o644)
         w.add_dir("etc/quantix-agent")
         w.add_dir("etc/quantix-agent/hooks.d")
         w.add_file("etc/quantix-agent/hooks.d/10-mark", HOOK_SCRIPT.encode(), 0o755)

@@ -8,6 +8,7 @@ guest's own log shows. A second guest without an agent falls back to ACPI."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import subprocess
 import uuid
@@ -97,7 +98,7 @@ async def test_agent_reports_and_serves_every_capability(bridge, env, drv):
         "vms",
         vm,
         record(
-            cmdline=f"{spec['cmdline']} qx.ip={GUEST_IP}/24",
+            cmdline=f"{spec['cmdline']} qx.ip={GUEST_IP}/24 qx.datafs=vda",
             nics=[{"mac": "52:54:00:aa:bb:01", "bridge": bridge}],
             disks=[{"id": "d0", "pool": "local", "volume": f"{vm}-v0", "size_gib": 0.05}],
         ),
@@ -105,7 +106,7 @@ async def test_agent_reports_and_serves_every_capability(bridge, env, drv):
     try:
         ag = await until(
             lambda: agent_of(store, vm).get("ips") and agent_of(store, vm),
-            180,
+            300,  # boot under TCG: 20 s idle, minutes on a busy machine
             "the agent's report with an IP",
         )
         assert ag["connected"] and GUEST_IP in ag["ips"]
@@ -129,13 +130,41 @@ async def test_agent_reports_and_serves_every_capability(bridge, env, drv):
         ak = await agents.call(vm, "file_read", {"path": "/root/.ssh/authorized_keys"}, 30)
         assert ak["data"].decode().strip() == key
 
+        # A writer in a loop on a real file system, frozen for the snapshot.
+        loop = "(while :; do echo x >> /data/loop; sleep 0.1; done) </dev/null >/dev/null 2>&1 &"
+        await agents.call(vm, "exec", {"argv": ["sh", "-c", loop]}, 30)
+
+        async def size() -> int:
+            return int((await agents.call(vm, "file_read", {"path": "/data/loop"}, 30))["size"])
+
+        await until(lambda: True, 1, "a moment of writing")
         snap, how = await quiesced(agents, vm, lambda: drv.snapshot_create(vm, "q1"))
+        assert how["frozen"] == ["/data"], how
         assert [h["hook"] for h in how["freeze_hooks"]] == ["10-mark"]
         assert [h["hook"] for h in how["thaw_hooks"]] == ["10-mark"]
         log = wait_serial(drv, vm, f"{HOOK_PREFIX} thaw")
         assert log.index(f"{HOOK_PREFIX} freeze") < log.index(f"{HOOK_PREFIX} thaw")
         assert "q1" in [s["name"] for s in drv.snapshot_list(vm)]
         del snap
+        before = await size()
+        for _ in range(100):  # the writer goes on after the thaw
+            if await size() > before:
+                break
+            await asyncio.sleep(0.1)
+        assert await size() > before
+
+        # Paused and resumed: the reconciler steps the guest's clock.
+        stepped = drv.read_serial_log(vm, 0, 1 << 20)["data"].count("clock stepped")
+        cur = store.get("vms", vm)
+        await store.put("vms", vm, dict(cur.value, desired="paused"))
+        await until(lambda: store.get("vm_status", vm).value["state"] == "paused", 60, "paused")
+        cur = store.get("vms", vm)
+        await store.put("vms", vm, dict(cur.value, desired="running"))
+        await until(
+            lambda: drv.read_serial_log(vm, 0, 1 << 20)["data"].count("clock stepped") > stepped,
+            60,
+            "the clock stepped after the resume",
+        )
 
         await _shutdown(store, vm)
         log = drv.read_serial_log(vm, 0, 1 << 20)["data"]
@@ -154,7 +183,7 @@ async def test_shutdown_falls_back_to_acpi_without_an_agent(env, drv):
     spec = guest_spec()
     await store.put("vms", vm, record(cmdline=f"{spec['cmdline']} qx.agent=0"))
     try:
-        await until(lambda: MARKER in drv.read_serial_log(vm, 0, 1 << 20)["data"], 180, "boot")
+        await until(lambda: MARKER in drv.read_serial_log(vm, 0, 1 << 20)["data"], 300, "boot")
         await until(
             lambda: agent_of(store, vm).get("reason") == "no agent answers in the guest",
             60,
