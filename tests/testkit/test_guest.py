@@ -4,7 +4,7 @@ import gzip
 import shutil
 import subprocess
 
-from testkit.guest import MODULES, CpioWriter, ensure_test_guest
+from testkit.guest import DATAFS_MODULES, MODULES, CpioWriter, ensure_test_guest
 
 
 def test_cpio_writer_output_lists_with_cpio():
@@ -28,6 +28,8 @@ def test_ensure_test_guest_builds_once_and_holds_init_busybox_and_modules(tmp_pa
         .split()
     )
     assert {"init", "bin/busybox", "etc/acpi/PWRF/00000080"} <= set(listing)
-    assert len([n for n in listing if n.endswith(".ko")]) == len(MODULES)
+    # The agent's guest also carries the modules of its optional /data file system.
+    assert len([n for n in listing if n.endswith(".ko")]) == len(MODULES) + len(DATAFS_MODULES)
+    assert {"usr/bin/python3", "usr/lib/quantix-agent/agent/guest/main.py"} <= set(listing)
     mtime = g.initrd.stat().st_mtime_ns
     assert ensure_test_guest(tmp_path).initrd.stat().st_mtime_ns == mtime
