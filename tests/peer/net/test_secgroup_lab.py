@@ -15,7 +15,7 @@ from tests.peer.net.test_overlay_lab import lease, networked, on_two_hosts
 from tests.peer.test_ha_lab import api
 from tests.util import wait_for
 
-pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab"), pytest.mark.slow]
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ def nbctl(lab: Lab, host: str, *args: str) -> str:
     return str(res.stdout)
 
 
+@pytest.mark.slow
 def test_vlans_stay_apart_and_a_wiped_northbound_database_is_rebuilt(lab: Lab) -> None:
     hosts, apis = networked(lab)
     via = api(hosts[0])
