@@ -191,6 +191,17 @@ def _parse_message(conn: Any) -> Any:
     return message
 
 
+_tcp_connect = TcpConnection.connect
+
+
+def _connect(conn: Any, host: str, port: int) -> Any:
+    """An outgoing connection object is reused for every reconnect: a new
+    connection has proven nothing yet."""
+    conn._qx_authed = False
+    return _tcp_connect(conn, host, port)
+
+
+TcpConnection.connect = _connect
 TcpConnection._TcpConnection__tryReadBuffer = _try_read_buffer
 TcpConnection._TcpConnection__processRead = _process_read
 TcpConnection._TcpConnection__processParseMessage = _parse_message

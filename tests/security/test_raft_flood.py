@@ -105,8 +105,10 @@ def test_a_stranger_streaming_a_huge_frame_does_not_stall_lease_renewals(lab: La
             time.sleep(0.25)  # a sampling interval, not a wait for anything
     lease = host_api(h).get("/cluster")
     assert not any(m.get("state") == "fenced" for m in lease["members"])
-    # The renewals went on: the lease never got near fence_after.
-    assert max(ages) < fence_after / 2, (max(ages), flood.sent)
+    # The renewals went on: the lease never reached fence_after (on the parent
+    # commit it went stale for 11.9 s). Not a tighter bound: on a loaded shared
+    # machine an unattacked lone voter's lease is now and then 2-3 s old.
+    assert max(ages) < fence_after, (max(ages), flood.sent)
     log = (h.dir / "peer.log").read_text(errors="replace")
     assert "fencing: could not renew the lease" not in log
     # The mechanism: the huge frame was refused long before 2 GiB, and the idle
