@@ -126,6 +126,8 @@ class NodeRecorder:
             version_string=__version__,
             resources=dict(old.get("resources") or {}, **_coarse(res)),
             labels=dict(cfg.labels) or old.get("labels") or {},
+            # OVS/OVN runs here (data_interface set): VMs with overlay/VLAN NICs may.
+            networking=bool(cfg.data_interface),
             conditions=dict(self.ctx.conditions, **({"disk_full": disk} if disk else {})),
         )
         if tls is not None:

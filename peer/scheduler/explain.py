@@ -53,6 +53,13 @@ class Explainer:
         steps: list[tuple[Callable[[int], bool], Callable[[list[int]], str]]] = [
             (self._has_capacity, lambda _: "no available host reports CPUs and memory"),
             (self._labels_match, self._labels_msg),
+            (
+                lambda i: p.has_networking(vm, i),
+                lambda _: (
+                    "no available host runs VM networking (OVS/OVN: data_interface "
+                    "in node.yaml) for its overlay or VLAN NICs"
+                ),
+            ),
             (lambda i: vm.pools <= p.visible[i], self._storage_msg),
             (lambda i: i not in banned, lambda r: self._group_msg("anti_affinity", r, groups)),
             (

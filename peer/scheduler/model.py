@@ -73,6 +73,7 @@ class Host:
     pools: frozenset[str]  # pools the node reports it can see
     version: int
     conditions: Mapping[str, str] = field(default_factory=dict)  # type -> message
+    networking: bool = False  # runs OVS/OVN: can plug NICs of overlay/VLAN networks
 
     @classmethod
     def parse(cls, key: str, version: int, v: Value) -> Host:
@@ -87,6 +88,7 @@ class Host:
             pools=frozenset(str(p) for p in pools),
             version=version,
             conditions=_str_map(v.get("conditions")),
+            networking=bool(v.get("networking")),
         )
 
 
@@ -166,6 +168,7 @@ class Vm:
     ha_restarts: tuple[float, ...]
     migration_failed_at: float | None
     raw: Value = field(repr=False, compare=False)
+    needs_networking: bool = False  # a NIC on an OVN network (an OVS port)
 
     @property
     def wants_to_run(self) -> bool:
@@ -208,6 +211,9 @@ class Vm:
                 else None
             ),
             raw=v,
+            needs_networking=any(
+                isinstance(n, dict) and bool(n.get("port")) for n in _list(v.get("nics"))
+            ),
         )
 
 

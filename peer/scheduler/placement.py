@@ -108,7 +108,7 @@ class Placer:
         # Where each VM is booked: usage hosts, and the host its groups count it on.
         self.booked: dict[str, list[int]] = {}
         self.group_host: dict[str, int] = {}
-        self._static: dict[tuple[frozenset[str], tuple[tuple[str, str], ...]], list[int]] = {}
+        self._static: dict[tuple[frozenset[str], tuple[tuple[str, str], ...], bool], list[int]] = {}
         for vm in state.vms.values():
             self._book_existing(vm)
 
@@ -157,7 +157,7 @@ class Placer:
     # -- filters ------------------------------------------------------------
     def static_candidates(self, vm: Vm) -> list[int]:
         """Eligible hosts passing the filters that do not depend on usage."""
-        key = (vm.pools, tuple(sorted(vm.node_selector.items())))
+        key = (vm.pools, tuple(sorted(vm.node_selector.items())), vm.needs_networking)
         got = self._static.get(key)
         if got is None:
             sel = key[1]
@@ -169,9 +169,13 @@ class Placer:
                 and self.cap_c[i] > 0
                 and vm.pools <= self.visible[i]
                 and all(labels[i].get(k) == v for k, v in sel)
+                and self.has_networking(vm, i)
             ]
             self._static[key] = got
         return got
+
+    def has_networking(self, vm: Vm, i: int) -> bool:
+        return not vm.needs_networking or self.state.nodes[self.ids[i]].networking
 
     def group_rules(self, vm: Vm) -> tuple[set[int], set[int] | None, list[str]]:
         """(hosts banned by anti-affinity, hosts allowed by affinity or None, group

@@ -205,3 +205,14 @@ def test_a_host_reporting_a_blocking_condition_gets_nothing():
     assert ok == ["h3"]
     assert why == {"h1": "h1 reports cannot_run_vms", "h2": "h2 reports disk_full"}
     assert place(state).placed == {"a": "h3"}
+
+
+def test_a_vm_with_an_ovn_nic_goes_only_to_a_host_running_networking():
+    h1, h2 = host("h1", mem=65536), host("h2")
+    h2[1]["networking"] = True
+    nic = {"network": "blue", "mac": "52:54:00:00:00:01", "ip": "10.0.0.2", "port": "qxt0"}
+    state = cluster([h1, h2], [vm("net", nics=[nic]), vm("plain")])
+    assert place(state).placed == {"net": "h2", "plain": "h1"}
+    state = cluster([host("h1")], [vm("net", nics=[nic])])
+    res = place(state)
+    assert res.placed == {} and "runs VM networking" in res.errors["net"]
