@@ -8,7 +8,7 @@
                                                     B checks proof_a = MAC(joiner | ...)
 
 MAC = HMAC-SHA256 keyed with K = scrypt(secret, salt="quantix-join-v2 key|" +
-cluster) (``KDF``: 32 MiB and ~0.1 s per try), over an unambiguous
+cluster) (``KDF``: 32 MiB and a fraction of a second per try), over an unambiguous
 (length-prefixed) transcript: protocol, role label, cluster,
 A, B, nonce_a, nonce_b, B's TLS certificate SHA-256 as each side knows it, and
 A's raft address. So a proof is bound to both node ids, this cluster, both
@@ -40,8 +40,8 @@ from discovery.errors import HandshakeError
 from discovery.model import CLUSTER_ID_RE, CLUSTER_NAME_RE, NODE_ID_RE
 
 PROTOCOL: Final = "quantix-join-v2"
-# scrypt cost of the join key: n=2^15, r=8 is 32 MiB of memory and ~0.1 s on
-# one core of the lab machine (measured, docs/security.md); p=1.
+# scrypt cost of the join key: n=2^15, r=8 is 32 MiB of memory; 0.5-0.8 s on
+# the shared 2-core lab machine under load 25-30 (docs/security.md); p=1.
 KDF: Final = {"n": 2**15, "r": 8, "p": 1}
 _KDF_MAXMEM: Final = 64 * 1024 * 1024
 # A generated join code: 28 characters of Crockford's base32 (no I, L, O, U) =

@@ -338,6 +338,8 @@ class Peer:
         self.ctx.services.pop("pairing", None)
         self.ctx.services.pop("accept_adoption", None)
         # The join key's slow KDF once, off the loop: hellos then cost HMACs only.
+        if self.formation is not None:
+            await self.formation.key_ready()
         await asyncio.to_thread(derive_key, secret, cluster_name)
         self.ctx.services["join"] = JoinResponder(
             cluster_name, cluster_id, self.ctx.node_id, secret, self.cert_fp

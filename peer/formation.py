@@ -92,7 +92,7 @@ class Formation:
 
     async def run(self) -> None:
         disc = self.peer.discovery
-        # The join key's KDF (~0.1 s) during the settle window, not on the
+        # The join key's KDF (a fraction of a second) during the settle window, not on the
         # critical path of the join that follows it.
         self._kdf = asyncio.ensure_future(
             asyncio.to_thread(derive_key, self.secret, self.cluster_name)
@@ -151,10 +151,15 @@ class Formation:
                 return True
         return False
 
-    async def _join(self, api_url: str, expect_fp: str | None = None) -> bool:
-        # The one KDF started with the settle window, not a second one racing it.
+    async def key_ready(self) -> None:
+        """The join key's KDF, started with the settle window, has finished (so
+        its cache holds the key: nobody computes it a second time meanwhile)."""
         if self._kdf is not None:
             await self._kdf
+
+    async def _join(self, api_url: str, expect_fp: str | None = None) -> bool:
+        # The one KDF started with the settle window, not a second one racing it.
+        await self.key_ready()
         try:
             adm = await request_join(
                 api_url,
