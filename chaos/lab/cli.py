@@ -11,8 +11,10 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
+from chaos.client import PeerClient
 from chaos.lab.errors import LabError
 from chaos.lab.host import Host
 from chaos.lab.lab import DEFAULT_NAME, DEFAULT_ROOT, Lab
@@ -141,6 +143,25 @@ def _secret(args: argparse.Namespace) -> str | None:
         raise LabError(f"cannot read {args.secret_file}: {e.strerror}") from None
 
 
+DEFAULT_NETWORK = {"name": "default", "type": "overlay", "cidr": "10.100.0.0/24"}
+
+
+def default_network(host: Host, timeout: float) -> str:
+    """An overlay network every host reaches, so a new lab's VMs have one to use
+    (through the host's local socket, the local admin); says what happened."""
+    client = PeerClient(host.name, str(host.dir / "peer.sock"), timeout=10)
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        r = client.request("POST", "/networks", DEFAULT_NETWORK)
+        if r.status in (201, 409):
+            name, cidr = DEFAULT_NETWORK["name"], DEFAULT_NETWORK["cidr"]
+            return f"network: {name} (overlay {cidr}, DHCP, DNS)"
+        last = str(r.body)[:200] if r.status else str(r.error)
+        time.sleep(1.0)
+    return f"no default network ({last}): create one with `quantix network create NAME --cidr ...`"
+
+
 def _print_hosts(hosts: list[Host]) -> None:
     for h in hosts:
         state = "factory" if h.cluster is None else f"cluster {h.cluster}"
@@ -166,6 +187,8 @@ def _up(lab: Lab, args: argparse.Namespace) -> int:
         password = lab.admin_password(timeout=args.wait)
         if password:
             print(f"login: admin / {password}")
+            if not args.no_data_net:
+                print(default_network(hosts[0], timeout=args.wait))
         else:
             print(f"no admin password yet: see {hosts[0].log} and `quantix lab status`")
     if not args.foreground:
