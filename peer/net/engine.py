@@ -19,7 +19,7 @@ from hypervisor.ovnhost import OvnPaths
 from hypervisor.ovsdb import OvsdbClient, pymap
 from peer.context import PeerContext
 from peer.logs import kv
-from peer.net import central, nbsync, project
+from peer.net import central, nbsync, project, sbguard
 from peer.net.supervise import Supervised
 from raft.errors import StoreError
 from raft.store import put
@@ -55,6 +55,7 @@ class NetEngine:
         self._synced_at = 0.0
         self._checked_at = 0.0
         self._switch_keys: set[str] = set()
+        self._guarded: frozenset[str] | None = None
         self._stop = asyncio.Event()
         self.last_sync: dict[str, Any] = {}
 
@@ -82,8 +83,8 @@ class NetEngine:
             while not self._stop.is_set():
                 try:
                     await self.step()
-                except (HypervisorError, StoreError) as e:
-                    log.warning("network engine: %s", e.message, extra=kv(node=self.node))
+                except (HypervisorError, StoreError, sbguard.GuardError) as e:
+                    log.warning("network engine: %s", e, extra=kv(node=self.node))
                 change = await watch.next(TICK)
                 while change is not None:
                     if change.table in PROJECTED_TABLES:
@@ -186,12 +187,31 @@ class NetEngine:
             for s in self.central:
                 await asyncio.to_thread(s.stop)
             self.central, self.central_epoch = [], None
+            if self._guarded is not None:
+                await sbguard.apply(sbguard.remove_script())
+                self._guarded = None
         if self.central:
+            await self._guard()
             now = time.monotonic()
             for s in self.central:
                 if s.ensure(now):
                     self._dirty = True  # a fresh database: project everything again
             await self._project()
+
+    async def _guard(self) -> None:
+        """With ``firewall: true``: only the hosts' tunnel addresses reach the
+        southbound database (peer/net/sbguard.py)."""
+        if not self.ctx.config.firewall:
+            return
+        allowed = frozenset(
+            str(r.value.get("encap_ip"))
+            for r in self.ctx.store.scan("ovn", central.CHASSIS_PREFIX)
+            if r.value.get("encap_ip")
+        )
+        if allowed != self._guarded:
+            await sbguard.apply(sbguard.script(ovnhost.SB_PORT, allowed))
+            self._guarded = allowed
+            log.info("southbound database open to %d hosts", len(allowed))
 
     async def _start_central(self, address: str, epoch: int) -> None:
         for s in self.central:
