@@ -44,6 +44,17 @@ CLUSTER = {
         "leader": {"type": ["string", "null"]},
         "term": {"type": ["integer", "null"]},
         "members": {"type": "array", "items": MEMBER},
+        "split_brain": {
+            "type": ["object", "null"],
+            "description": "another instance of this cluster's name is on the network and "
+            "this side should give way (action move: it is rejoining by itself; report: it "
+            "runs VMs, an admin chooses with POST /cluster/rejoin)",
+            "properties": {
+                "action": {"type": "string", "enum": ["move", "report"]},
+                "into": {"type": "string"},
+                "reason": {"type": "string"},
+            },
+        },
         "health": {
             "type": "object",
             "properties": {
@@ -139,7 +150,16 @@ def cluster_view(req: ApiRequest) -> dict[str, Any]:
             "vms_error": sum(1 for v in vms if status.get(v.key) == "error"),
         },
         "revision": store.revision,
+        "split_brain": _split_brain(req),
     }
+
+
+def _split_brain(req: ApiRequest) -> dict[str, Any] | None:
+    healer = req.ctx.services.get("heal")
+    if healer is None:
+        return None
+    found: dict[str, Any] | None = healer.status()["split_brain"]
+    return found
 
 
 @routes.get(
