@@ -73,6 +73,8 @@ def network_up(nodes: int) -> None:
         f"--interface={BRIDGE}",
         "--bind-interfaces",
         "--port=0",
+        "--user=root",  # dnsmasq-base makes no user of its own
+        "--conf-file=/dev/null",
         f"--dhcp-range={PREFIX}.100,{PREFIX}.200,12h",
         f"--dhcp-leasefile={WORK / 'leases'}",
         f"--pid-file={WORK / 'dnsmasq.pid'}",
@@ -86,7 +88,7 @@ def down() -> None:
     pid = WORK / "dnsmasq.pid"
     if pid.exists():
         sh("kill", pid.read_text().strip(), check=False)
-        pid.unlink()
+        pid.unlink(missing_ok=True)
     sh("ip", "link", "del", "qxos-demo-h", check=False)
     sh("ip", "netns", "del", NS, check=False)
 
