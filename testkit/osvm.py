@@ -37,7 +37,7 @@ class OsVm:
     workdir: Path
     image: Path = IMAGE
     memory_mib: int = 1536
-    cpus: int = 1
+    cpus: int = 2  # TCG runs one thread per vCPU: two get through a loaded machine faster
     api_port: int | None = None  # user-mode networking, the API on 127.0.0.1:api_port
     tap: str | None = None  # else a tap device (an existing bridge port)
     mac: str = "52:54:00:12:34:56"
