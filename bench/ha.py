@@ -488,7 +488,7 @@ def lab_figures(
 
         wait_for(lambda: len(nodes("h1")) == 3, 240, "three nodes")
         # The guests boot the test guest's kernel, so "running" means a booted OS.
-        boot = register_test_guest(root / "pool", LocalApi(hosts[0].dir / "peer.sock", 15))
+        boot = register_test_guest(LocalApi(hosts[0].dir / "peer.sock", 15))
         ids = []
         for i in range(n_vms):
             spec = {**guest_vm(f"ha{i}", boot, memory_mib=128), "desired": "running"}
@@ -561,7 +561,7 @@ def lab_figures(
             api["h1"].request("PATCH", f"/nodes/{busy}", {"maintenance": False})
             # 1b. A 256 MiB test guest moved live through the API (bench.migration).
             try:
-                live = live_migration_figures(root / "pool", hosts, boot=boot)
+                live = live_migration_figures(hosts, boot=boot)
             except (AssertionError, RuntimeError) as e:
                 live = {"migration_s": None, "migration_error": str(e)}
             # 2. Faults, one host at a time, each undone before the next.

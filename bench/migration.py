@@ -13,7 +13,6 @@ from __future__ import annotations
 import statistics
 import time
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from chaos.lab import Host
@@ -45,7 +44,6 @@ def _ended(via: LocalApi, task_id: str) -> dict[str, Any] | None:
 
 
 def live_migration_figures(
-    pool: Path,
     hosts: list[Host],
     memory_mib: int = 256,
     moves: int = 3,
@@ -58,7 +56,7 @@ def live_migration_figures(
         apis[str(api.get("/peer")["node_id"])] = api
     via = next(iter(apis.values()))
     if boot is None:
-        boot = register_test_guest(pool, via, pool_name="bench")
+        boot = register_test_guest(via, pool_name="bench")
     status, body = via.post(
         "/vms", guest_vm("mig256", boot, memory_mib=memory_mib, desired="running")
     )

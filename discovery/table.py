@@ -18,6 +18,9 @@ from discovery.model import Announcement, SeenHost
 log = logging.getLogger(__name__)
 
 Event = Literal["added", "updated", "removed"]
+# mDNS is unauthenticated: anyone on the LAN can announce hosts. Beyond this
+# many, new ones are ignored (those already seen stay) until some leave.
+MAX_HOSTS = 256
 Listener = Callable[[Event, SeenHost], None]
 
 
@@ -64,6 +67,10 @@ class HostTable:
                 gone = None
             self._by_instance[instance] = info.node_id
             old = self._hosts.get(info.node_id)
+            if old is None and len(self._hosts) >= MAX_HOSTS:
+                self._by_instance.pop(instance, None)
+                log.debug("host table full: ignoring %s", info.node_id)
+                return
             if old is None:
                 host = SeenHost(info, address, now, now)
                 event = "added"

@@ -63,6 +63,8 @@ class VolumeInfo:
 
 EventCallback = Callable[[DomainEvent], None]
 ProgressCallback = Callable[[int, int | None], None]
+# Why a URL (the source, or a redirect's target) may not be fetched, or None.
+UrlCheck = Callable[[str], str | None]
 
 
 class Driver(ABC):
@@ -274,8 +276,10 @@ class Driver(ABC):
         source: str,
         sha256: str | None = None,
         progress: ProgressCallback | None = None,
+        url_check: UrlCheck | None = None,
     ) -> dict[str, Any]:
         """Copy a file or http(s) URL into a new volume through the pool API,
         hashing as it goes. Returns {"pool", "name", "path", "size_bytes",
-        "sha256", "format", "kind"}. On failure (bad source, checksum mismatch)
-        the half-written volume is deleted."""
+        "sha256", "format", "kind"}. On failure (bad source, checksum mismatch,
+        a URL or redirect ``url_check`` refuses) the half-written volume is
+        deleted. The caller has checked a file source's path; this opens it."""

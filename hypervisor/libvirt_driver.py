@@ -34,6 +34,7 @@ from hypervisor.contract import (
     Driver,
     EventCallback,
     ProgressCallback,
+    UrlCheck,
     VolumeInfo,
 )
 from hypervisor.domxml import NS as META_NS
@@ -707,8 +708,9 @@ class LibvirtDriver(Driver):
         source: str,
         sha256: str | None = None,
         progress: ProgressCallback | None = None,
+        url_check: UrlCheck | None = None,
     ) -> dict[str, Any]:
-        return self.storage.import_image(pool, name, source, sha256, progress)
+        return self.storage.import_image(pool, name, source, sha256, progress, url_check)
 
 
 def _version(v: int) -> str:

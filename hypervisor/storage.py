@@ -20,7 +20,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from hypervisor import errors as E
-from hypervisor.contract import ProgressCallback, VolumeInfo
+from hypervisor.contract import ProgressCallback, UrlCheck, VolumeInfo
 from hypervisor.domxml import xml_root
 from hypervisor.libvirt_adapter import Connection, Volume
 from hypervisor.spec import VOLUME_RE
@@ -210,9 +210,10 @@ class PoolStorage:
         source: str,
         sha256: str | None = None,
         progress: ProgressCallback | None = None,
+        url_check: UrlCheck | None = None,
     ) -> dict[str, Any]:
         """Stream a file or URL into a new raw volume (the pool then sees its format)."""
-        size, chunks = open_source(source)
+        size, chunks = open_source(source, url_check)
         head = bytearray()
         digest = hashlib.sha256()
         done = 0
@@ -258,12 +259,32 @@ class PoolStorage:
         }
 
 
-def open_source(source: str) -> tuple[int | None, Iterator[bytes]]:
-    """(size, chunks) of a local file or an http(s) URL."""
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a URL the caller's check allows."""
+
+    def __init__(self, check: UrlCheck | None) -> None:
+        self.check = check
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str):  # type: ignore[no-untyped-def]
+        why = self.check(newurl) if self.check is not None else None
+        if why is not None:
+            raise E.InvalidSpec(f"refused redirect to {newurl}: {why}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def open_source(
+    source: str, url_check: UrlCheck | None = None
+) -> tuple[int | None, Iterator[bytes]]:
+    """(size, chunks) of a local file or an http(s) URL. ``url_check`` vets the URL
+    and every redirect before anything is fetched from it."""
     parsed = urllib.parse.urlparse(source)
     if parsed.scheme in ("http", "https"):
+        why = url_check(source) if url_check is not None else None
+        if why is not None:
+            raise E.InvalidSpec(f"refused to fetch {source}: {why}")
+        opener = urllib.request.build_opener(_CheckedRedirects(url_check))
         try:
-            resp = urllib.request.urlopen(source, timeout=30)  # noqa: S310 - scheme checked
+            resp = opener.open(source, timeout=30)
         except OSError as e:
             raise E.ImageNotFound(f"cannot fetch {source}: {e}") from None
         length = resp.headers.get("Content-Length")

@@ -6,7 +6,9 @@ Parsing is pure (``parse_config(text)``); ``load_config(path)`` only reads the f
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,17 @@ class NodeConfig:
     # The uplink of OVN networks (overlay tunnels, VLANs): set, and this host runs
     # Open vSwitch and ovn-controller; None, and only bridge networks work here.
     data_interface: str | None = None
+    # Where pools may live (docs/security.md): root name -> directory. "local"
+    # (VM data under the data dir) is always there unless named otherwise.
+    pool_roots: dict[str, Path] = field(default_factory=dict)
+    # Address ranges an image import by URL may reach although they are private
+    # to the host or the cluster (loopback, link-local, the members' addresses).
+    url_import_allow: tuple[str, ...] = ()
+
+    @property
+    def roots(self) -> dict[str, Path]:
+        """The allowed pool roots of this host, the default one included."""
+        return {"local": self.data_dir / "data", **self.pool_roots}
 
     @property
     def is_factory(self) -> bool:
@@ -117,6 +130,17 @@ def parse_config(text: str) -> NodeConfig:
             if not isinstance(val, list):
                 raise ConfigError("seeds must be a list of host:port")
             kw[key] = tuple(str(s) for s in val)
+        elif key == "pool_roots":
+            kw[key] = _pool_roots(val)
+        elif key == "url_import_allow":
+            if not isinstance(val, list):
+                raise ConfigError("url_import_allow must be a list of address ranges (CIDR)")
+            for net in val:
+                try:
+                    ipaddress.ip_network(str(net), strict=False)
+                except ValueError:
+                    raise ConfigError(f"url_import_allow: {net!r} is not a CIDR range") from None
+            kw[key] = tuple(str(n) for n in val)
         elif key == "labels":
             if not isinstance(val, dict):
                 raise ConfigError("labels must be a mapping")
@@ -156,6 +180,20 @@ def _port_range(val: Any) -> tuple[int, int]:
     return a, b
 
 
+def _pool_roots(val: Any) -> dict[str, Path]:
+    if not isinstance(val, dict):
+        raise ConfigError("pool_roots must be a mapping of root name to directory")
+    out = {}
+    for name, path in val.items():
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            raise ConfigError(f"pool_roots: {name!r} is not a valid root name ([a-z0-9-])")
+        p = Path(str(path))
+        if not p.is_absolute() or ".." in p.parts or p == Path("/"):
+            raise ConfigError(f"pool_roots: {name} must be an absolute directory, not {path!r}")
+        out[name] = p
+    return out
+
+
 def validate_cluster_name(name: str) -> None:
     if not _NAME_RE.match(name):
         raise ConfigError(
@@ -170,11 +208,32 @@ def validate_secret(secret: str) -> None:
 
 
 def load_config(path: Path = DEFAULT_PATH) -> NodeConfig:
-    """Read node.yaml (a missing file means every default)."""
+    """Read node.yaml (a missing file means every default).
+
+    It may hold the cluster secret (the Raft key), so a file that others can
+    read, or that someone other than root (or the daemon's own user) can write,
+    is refused rather than trusted."""
     try:
-        text = path.read_text()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return NodeConfig()
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    with os.fdopen(fd) as f:
+        check_private(path, os.fstat(fd))
+        try:
+            text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read {path}: {e}") from None
     return parse_config(text)
+
+
+def check_private(path: Path, st: os.stat_result) -> None:
+    """node.yaml must be readable by its owner only, and owned by root or us."""
+    if st.st_uid not in (0, os.geteuid()):
+        raise ConfigError(f"{path} must be owned by root (it is owned by uid {st.st_uid})")
+    if st.st_mode & 0o077:
+        raise ConfigError(
+            f"{path} is readable or writable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+            f"it may hold the cluster secret: chmod 600 {path}"
+        )

@@ -586,6 +586,7 @@ class Peer:
             fenced=fenced_flag(self.ctx),
             agents=self.ctx.services.get("agents"),
             migration_guard=self.ctx.services.get("firewall"),
+            pool_roots=self.config.roots,
         )
         await rec.start()
         self.ctx.services["reconciler"] = rec

@@ -16,14 +16,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import threading
 import time
+import urllib.parse
+from pathlib import Path
 from typing import Any
 
+from hypervisor.contract import UrlCheck
 from hypervisor.errors import HypervisorError
 from peer.context import PeerContext
 from peer.logs import kv
+from peer.storage_roots import PathRefused, open_inside, pool_dir
+from peer.url_policy import resolving_checker
 from raft.errors import StoreError
 from raft.store import Store, put
 
@@ -115,6 +121,11 @@ class ImageImporter:
             await store.commit([put("images", image_id, claim, expect=rec.version)])
             pool = store.get("pools", str(claim["pool"]))
             assert pool is not None
+            try:  # this host's own roots decide, whatever the record says
+                where = pool_dir(self.ctx.config.roots, pool.value, pool.key)
+            except PathRefused as e:
+                await self._finish(image_id, state="error", error=e.message)
+                return
             loop = asyncio.get_running_loop()
             last = [0.0]
 
@@ -125,20 +136,23 @@ class ImageImporter:
                     asyncio.run_coroutine_threadsafe(self._progress(image_id, done / total), loop)
 
             def work() -> dict[str, Any]:
-                with _POOL_LOCK:  # two imports into a new pool must not both define it
-                    driver.ensure_pool(str(claim["pool"]), str(pool.value["path"]))
-                result: dict[str, Any] = driver.import_image(
-                    str(claim["pool"]),
-                    volume_name(image_id, str(claim.get("name", "image"))),
-                    str(claim["source_url"]),
-                    claim.get("sha256"),
-                    progress,
-                )
-                return result
+                with contextlib.ExitStack() as stack:
+                    source = self._source(str(claim["source_url"]), stack)
+                    with _POOL_LOCK:  # two imports into a new pool must not both define it
+                        driver.ensure_pool(str(claim["pool"]), str(where))
+                    result: dict[str, Any] = driver.import_image(
+                        str(claim["pool"]),
+                        volume_name(image_id, str(claim.get("name", "image"))),
+                        source,
+                        claim.get("sha256"),
+                        progress,
+                        self._url_check(),
+                    )
+                    return result
 
             try:
                 done = await asyncio.to_thread(work)
-            except HypervisorError as e:
+            except (HypervisorError, PathRefused) as e:
                 log.warning("image import failed", extra=kv(image=image_id, reason=str(e)))
                 await self._finish(image_id, state="error", error=str(e))
                 return
@@ -157,6 +171,21 @@ class ImageImporter:
             log.info("image import not recorded", extra=kv(image=image_id, reason=e.message))
         finally:
             self._busy.discard(image_id)
+
+    def _source(self, url: str, stack: contextlib.ExitStack) -> str:
+        """What the driver opens. A ``file://`` source must lie inside one of this
+        host's pool roots: it is opened here (no symlink, checked after the open)
+        and handed over as that open file, so nothing can swap it meanwhile."""
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme != "file":
+            return url
+        fd = open_inside(self.ctx.config.roots, Path(urllib.parse.unquote(parsed.path)))
+        stack.callback(os.close, fd)
+        return f"/proc/self/fd/{fd}"
+
+    def _url_check(self) -> UrlCheck:
+        members = [str(r.value.get("address")) for r in self.ctx.store.scan("nodes")]
+        return resolving_checker(self.ctx.config.url_import_allow, [*members, self.ctx.address])
 
     async def _progress(self, image_id: str, fraction: float) -> None:
         rec = self.ctx.store.get("images", image_id)

@@ -57,6 +57,11 @@ def disk_full_message(total: int, free: int) -> str | None:
     return f"the data disk is full: {free >> 20} MiB free of {total >> 20} MiB"
 
 
+# The discovered table: at most this many factory hosts, this many new per pass.
+MAX_DISCOVERED = 64
+ADD_PER_PASS = 4
+
+
 def tls_fields(data_dir: Path) -> dict[str, Any] | None:
     """This host's API certificate as published in its node record (None when the
     peer serves none, e.g. in tests); read on every pass, so a replaced
@@ -154,8 +159,15 @@ class NodeRecorder:
         store = self.ctx.store
         factory = {h.node_id: h for h in disc.hosts() if h.info.is_factory}
         ops = []
-        for nid, h in factory.items():
+        # mDNS is unauthenticated: what it claims reaches the replicated state only
+        # a few hosts per pass and up to a cap, so a flood of fake announcements
+        # cannot fill it (the oldest stay listed; the rest wait for room).
+        room = min(MAX_DISCOVERED - store.count("discovered"), ADD_PER_PASS)
+        for nid, h in sorted(factory.items(), key=lambda kv: kv[1].first_seen):
+            if room <= 0:
+                break
             if store.get("discovered", nid) is None and store.get("nodes", nid) is None:
+                room -= 1
                 ops.append(
                     put(
                         "discovered",

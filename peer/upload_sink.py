@@ -41,8 +41,9 @@ class UploadSink:
         self.size = 0
         self._digest = hashlib.sha256()
         final.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: never write through a file (or link) someone else put there.
-        fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        # O_EXCL and O_NOFOLLOW: never write through a file or link someone else put there.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.temp, flags, 0o640)
         self._file = os.fdopen(fd, "wb")
 
     def write(self, chunk: bytes) -> None:

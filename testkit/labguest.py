@@ -4,9 +4,7 @@ shared pool, VMs that boot it, and what its serial console says (testkit.guest).
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from testkit.guest import TEST_GUEST_CMDLINE, TICK_PREFIX, ensure_test_guest
@@ -15,23 +13,23 @@ from testkit.localapi import LocalApi
 TICK_RE = re.compile(rf"{TICK_PREFIX} (\d+)")
 
 
-def register_test_guest(pool: Path, via: LocalApi, pool_name: str = "lab") -> dict[str, str]:
-    """A shared pool (``pool``: a directory every lab host sees) holding the test
-    guest's kernel and initrd as images; returns the VM fields that boot it
-    (``kernel``, ``initrd``: image ids; ``cmdline``), the images' names
-    (``kernel_name``, ``initrd_name``: what a person picks) and the pool's name."""
-    status, body = via.post("/pools", {"name": pool_name, "path": str(pool), "shared": True})
+def register_test_guest(via: LocalApi, pool_name: str = "lab") -> dict[str, str]:
+    """A shared pool (under the lab's pool root ``shared``, which every lab host
+    sees) holding the test guest's kernel and initrd as images, uploaded through
+    the API; returns the VM fields that boot it (``kernel``, ``initrd``: image
+    ids; ``cmdline``), the images' names (``kernel_name``, ``initrd_name``: what
+    a person picks) and the pool's name."""
+    status, body = via.post("/pools", {"name": pool_name, "root": "shared", "shared": True})
     assert status == 201, body
-    pool.mkdir(parents=True, exist_ok=True)
     guest = ensure_test_guest()
     names = {}
     for kind, src in (("kernel", guest.kernel), ("initrd", guest.initrd)):
-        dst = pool / f"test-guest-{src.name}"
-        shutil.copyfile(src, dst)
         name = f"test-guest-{kind}"
-        image = {"name": name, "kind": kind, "pool": pool_name, "path": str(dst)}
-        status, body = via.post("/images", {**image, "size_bytes": dst.stat().st_size})
-        assert status == 201 and body["state"] == "ready", body
+        image = {"name": name, "kind": kind, "pool": pool_name}
+        status, body = via.post("/images", {**image, "size_bytes": src.stat().st_size})
+        assert status == 201 and body["state"] == "pending", body
+        status, body = via.put_file(f"/images/{body['id']}/content", src)
+        assert status == 200 and body["state"] == "ready", body
         names[kind] = body["id"]
         names[f"{kind}_name"] = name
     # console=tty0 first: the kernel also writes to the VGA screen, and the last

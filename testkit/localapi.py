@@ -45,6 +45,22 @@ class LocalApi:
         finally:
             conn.close()
 
+    def put_file(self, path: str, src: Path) -> tuple[int, Any]:
+        """PUT a file's bytes as the raw body (an image upload), streamed from disk."""
+        conn = _UnixConnection(self.sock, self.timeout)
+        try:
+            with src.open("rb") as f:
+                headers = {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(src.stat().st_size),
+                }
+                conn.request("PUT", "/api/v1" + path, body=f, headers=headers)
+                resp = conn.getresponse()
+            raw = resp.read()
+            return resp.status, (json.loads(raw) if raw else None)
+        finally:
+            conn.close()
+
     def get(self, path: str) -> Any:
         status, body = self.call("GET", path)
         if status >= 400:

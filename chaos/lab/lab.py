@@ -74,6 +74,12 @@ class Lab:
 
     # -- reading -----------------------------------------------------------
 
+    @property
+    def shared_dir(self) -> Path:
+        """A directory every lab host sees: each host's pool root ``shared``
+        (the lab's stand-in for shared storage mounted on every host)."""
+        return self.dir / "shared"
+
     def state(self) -> LabState:
         st = LabState.load(self.dir)
         if st is None:
@@ -178,12 +184,14 @@ class Lab:
         st.hosts[hs.name] = hs
         st.save()  # before the namespace and veth exist
         hs.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.shared_dir.mkdir(mode=0o700, exist_ok=True)
         write_private(
             hs.path / "node.yaml",
             render_node_yaml(
                 hs.path, hs.name, hs.address, MGMT_INTERFACE, st.api_port, hs.cluster, secret,
                 DATA_INTERFACE if st.data_bridge else None,
                 firewall=st.firewall,
+                shared_root=self.shared_dir,
             ),
         )  # fmt: skip
         prefix = ipaddress.IPv4Network(st.subnet).prefixlen

@@ -16,8 +16,11 @@ def render_node_yaml(
     secret: str | None,
     data_interface: str | None = None,
     firewall: bool = False,
+    shared_root: Path | None = None,
 ) -> str:
-    """The host's settings: its data dir, address, embedded libvirt, and cluster (if any)."""
+    """The host's settings: its data dir, address, embedded libvirt, and cluster (if any).
+    ``shared_root``: a directory every lab host sees, allowed as the pool root
+    ``shared`` (the lab's stand-in for an NFS mount)."""
     q = json.dumps
     lines = [
         "# Written by the Quantix lab; holds the cluster secret (mode 0600).",
@@ -33,6 +36,8 @@ def render_node_yaml(
         lines.append(f"data_interface: {q(data_interface)}")
     if firewall:
         lines.append("firewall: true")
+    if shared_root is not None:
+        lines += ["pool_roots:", f"  shared: {q(str(shared_root))}"]
     if cluster is not None and secret is not None:
         lines += ["cluster:", f"  name: {q(cluster)}", f"  secret: {q(secret)}"]
     return "\n".join(lines) + "\n"

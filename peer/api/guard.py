@@ -28,6 +28,7 @@ from peer.api.errors import (
     ValidationFailed,
     from_store_error,
 )
+from peer.api.failures import log_unauthenticated
 from peer.api.keys import CTX_KEY
 from peer.api.routes import DEADLINE_HEADER, ApiRequest, HandlerResult, Reply, Route, parse_deadline
 from peer.api.schema import validate
@@ -260,8 +261,13 @@ def make_handler(route: Route) -> AiohttpHandler:
         req: ApiRequest | None = None
         started = time.monotonic()
         try:
-            await wait_min_revision(request, ctx)
             principal = _authorize(request, route, ctx)
+            if principal.via != "anonymous" and MIN_REVISION_HEADER in request.headers:
+                # Only after authentication, so a stranger cannot park requests
+                # here; then again, against the state caught up with (a token
+                # revoked at that revision is refused).
+                await wait_min_revision(request, ctx)
+                principal = _authorize(request, route, ctx)
             req = ApiRequest(
                 ctx=ctx,
                 http=request,
@@ -276,10 +282,14 @@ def make_handler(route: Route) -> AiohttpHandler:
             result = await route.handler(req)
         except (ApiError, StoreError) as e:
             err = from_store_error(e) if isinstance(e, StoreError) else e
-            if route.mutating and (req is None or not req.audited):
+            if principal.via == "anonymous":
+                # Unauthenticated: this peer's log only, never the replicated state.
+                if req is None or not req.audited:
+                    log_unauthenticated(route.method, request.path, request.remote, err.code)
+            elif route.mutating and (req is None or not req.audited):
                 await _audit_alone(ctx, req, principal, request, route, err.code)
             raise err from None
-        if route.mutating and req is not None and not req.audited:
+        if route.mutating and req is not None and not req.audited and principal.via != "anonymous":
             await _audit_alone(ctx, req, principal, request, route, "ok")
         log.debug(
             "%s %s by %s in %.1f ms",

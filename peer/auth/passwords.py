@@ -13,7 +13,10 @@ import hashlib
 import hmac
 import secrets
 
-N, R, P, DKLEN = 2**14, 8, 1, 32
+# OWASP's minimum for scrypt: n=2^17, r=8 (128 MiB), p=1. Logins are rare and
+# run at most two at a time (peer/api/resources/auth.py); the per-request path
+# (tokens, sessions) never hashes a password. Figures: docs/security.md.
+N, R, P, DKLEN = 2**17, 8, 1, 32
 # scrypt needs 128 * r * n bytes; allow twice that.
 _MAXMEM = 256 * R * N
 
@@ -54,12 +57,19 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 # A hash to verify against when the user does not exist, so that "no such user"
-# and "wrong password" take the same time.
-_DUMMY = hash_password(secrets.token_urlsafe(16))
+# and "wrong password" take the same time. Made on first use, not at import.
+_DUMMY: list[str] = []
+
+
+def _dummy() -> str:
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
 
 
 async def averify_password(password: str, stored: str | None) -> bool:
-    ok = await asyncio.to_thread(verify_password, password, stored or _DUMMY)
+    target = stored if stored is not None else await asyncio.to_thread(_dummy)
+    ok = await asyncio.to_thread(verify_password, password, target)
     return ok and stored is not None
 
 

@@ -1,8 +1,5 @@
-"""User records, the first admin, and the failed-login lockout (pure decisions).
-
-The lockout counters live in the replicated ``users`` record, so five failures
-spread over several peers lock the account everywhere.
-"""
+"""User records and the first admin. (Failed logins are counted per peer, in
+memory: peer.auth.throttle.)"""
 
 from __future__ import annotations
 
@@ -16,8 +13,6 @@ from raft.errors import Conflict
 from raft.store import Store, put
 
 INITIAL_ADMIN = "admin"
-MAX_FAILED_LOGINS = 5
-LOCK_SECONDS = 15 * 60
 
 
 def user_value(role: Role, password_hash: str, now: float | None = None) -> dict[str, Any]:
@@ -39,28 +34,6 @@ def public_user(name: str, value: dict[str, Any]) -> dict[str, Any]:
         "locked_until": value.get("locked_until"),
         "created_at": value.get("created_at"),
     }
-
-
-def locked_until(value: dict[str, Any], now: float) -> float | None:
-    """When the account unlocks, or None if it is not locked now."""
-    until = value.get("locked_until")
-    return float(until) if until is not None and float(until) > now else None
-
-
-def after_failure(value: dict[str, Any], now: float) -> dict[str, Any]:
-    """The record after one more failed login: the fifth failure locks it."""
-    failed = int(value.get("failed_logins") or 0) + 1
-    out = dict(value, failed_logins=failed)
-    if failed >= MAX_FAILED_LOGINS:
-        out.update(failed_logins=0, locked_until=now + LOCK_SECONDS)
-    return out
-
-
-def after_success(value: dict[str, Any]) -> dict[str, Any] | None:
-    """The record after a good login, or None when nothing needs writing."""
-    if not value.get("failed_logins") and value.get("locked_until") is None:
-        return None
-    return dict(value, failed_logins=0, locked_until=None)
 
 
 async def ensure_initial_admin(store: Store) -> str | None:

@@ -37,16 +37,26 @@ def _open(store: Store, from_revision: int | None) -> tuple[Watch, list[Record]]
         return w, backlog
 
 
+class Backlogged(Exception):
+    """The consumer fell more than ``max_backlog`` changes behind."""
+
+
 async def follow(
-    store: Store, from_revision: int | None, kinds: frozenset[str] | None = None
+    store: Store,
+    from_revision: int | None,
+    kinds: frozenset[str] | None = None,
+    max_backlog: int | None = None,
 ) -> AsyncGenerator[dict[str, Any], None]:
-    """Events after ``from_revision`` (None: from now on), then live, forever."""
+    """Events after ``from_revision`` (None: from now on), then live, forever.
+    Raises Backlogged when more than ``max_backlog`` changes wait for the consumer."""
     w, backlog = _open(store, from_revision)
     try:
         for r in backlog:
             if kinds is None or r.value.get("kind") in kinds:
                 yield event_view(r.key, r.value, r.revision)
         while True:
+            if max_backlog is not None and w.queue.qsize() > max_backlog:
+                raise Backlogged(f"{w.queue.qsize()} changes behind")
             c = await w.next(timeout=3600)
             if c is None or c.value is None:  # idle, or a trim removing old events
                 continue

@@ -24,9 +24,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hypervisor.contract import DomainEvent, DomainInfo, Driver
@@ -43,6 +44,7 @@ from peer.reconciler.resolve import (
     pools_needed,
     resolve_spec,
 )
+from peer.storage_roots import PathRefused, pool_dir
 from raft.errors import StoreError
 from raft.store import Store, put
 from raft.store import delete as delete_op
@@ -81,8 +83,12 @@ class Reconciler:
         fenced: Callable[[], bool] | None = None,
         agents: AgentManager | None = None,
         migration_guard: MigrationGuard | None = None,
+        pool_roots: Mapping[str, Path] | None = None,
     ) -> None:
         self.store = store
+        # This host's allowed pool roots: a pool's directory is derived from them,
+        # never taken from the record (None: trust the record; unit tests only).
+        self.pool_roots = pool_roots
         # Whether this host is fenced: the lease renewer's own flag (set before it
         # pulls the plug, so a guest it kills is not started again by the event
         # that reports it dead). Without one, the stored lease says.
@@ -503,9 +509,20 @@ class Reconciler:
         spec = _step_sync("validate", lambda: parse_spec(vm_id, raw))
         for name, path in pools_needed(raw, tables).items():
             if name not in self._pools_ready:
+                if self.pool_roots is not None:
+                    path = self._pool_dir(name, tables)
                 await _step("pool", self._run(self.driver.ensure_pool, name, path))
                 self._pools_ready.add(name)
         return spec
+
+    def _pool_dir(self, name: str, tables: Mapping[str, Mapping[str, Any]]) -> str:
+        assert self.pool_roots is not None
+        try:
+            return str(pool_dir(self.pool_roots, tables["pools"][name], name))
+        except PathRefused as e:
+            err = ResolveError(f"pool {name}: {e.message}")
+            err.step = "pool"  # type: ignore[attr-defined]
+            raise err from None
 
     async def _define(
         self, vm_id: str, vm: dict[str, Any], epoch: int, spec: VmSpec | None = None

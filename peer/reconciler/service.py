@@ -79,6 +79,7 @@ async def start_reconciler(ctx: PeerContext, loops: list[Any]) -> Reconciler | N
         fenced=fenced_flag(ctx),
         agents=agents,
         migration_guard=ctx.services.get("firewall"),
+        pool_roots=cfg.roots,
     )
     await rec.start()
     await agents.start()

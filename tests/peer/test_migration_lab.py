@@ -37,7 +37,7 @@ def guests(lab: Lab, n: int) -> tuple[list[Host], dict[str, LocalApi], list[str]
     wait_for(lambda: three_voters(hosts), 90, "3 voters")
     apis = {api(h).get("/peer")["node_id"]: api(h) for h in hosts}
     via = api(hosts[0])
-    boot = register_test_guest(lab.dir / "pool", via)
+    boot = register_test_guest(via)
     ids = []
     for i in range(n):
         status, body = via.post("/vms", guest_vm(f"mig{i}", boot, desired="running"))

@@ -96,9 +96,8 @@ def test_serial_log_and_snapshots_through_any_peer(lab: Lab) -> None:
     assert status == 201, tok
     auth = {"Authorization": f"Bearer {tok['token']}"}
     # A directory every host sees (the lab's stand-in for NFS).
-    shared = lab.dir / "shared"
     status, pool = host_api(hosts[0]).post(
-        "/pools", {"name": "shared", "path": str(shared), "shared": True}
+        "/pools", {"name": "shared", "root": "shared", "shared": True}
     )
     assert status == 201, pool
     spec = {"name": "snap1", "vcpus": 1, "memory_mib": 64, "desired": "running"}
@@ -150,12 +149,11 @@ def test_serial_log_and_snapshots_through_any_peer(lab: Lab) -> None:
 def test_image_import_with_checksum_then_a_vm_disk_from_it(lab: Lab) -> None:
     hosts = lab.up(2)
     wait_for(lambda: host_api(hosts[0]).get("/cluster")["leader"], 60, "a leader")
-    shared = lab.dir / "shared"
     status, _ = host_api(hosts[0]).post(
-        "/pools", {"name": "shared", "path": str(shared), "shared": True}
+        "/pools", {"name": "shared", "root": "shared", "shared": True}
     )
     assert status == 201
-    src = lab.dir / "source.img"
+    src = lab.shared_dir / "source.img"  # an admin's import: inside an allowed root
     data = secrets.token_bytes(3 * 1024 * 1024)
     src.write_bytes(data)
     import hashlib

@@ -72,7 +72,7 @@ def test_the_ui_runs_a_vm_shows_its_console_and_survives_its_host(lab: Lab) -> N
     assert password, "no initial admin password"
     wait_for(lambda: formed(lab, 3), 180, "the cluster to form", 0.5)
     by_origin = {h.url.rstrip("/"): h.name for h in hosts}
-    images = register_test_guest(lab.dir / "pool", LocalApi(hosts[0].dir / "peer.sock", timeout=10))
+    images = register_test_guest(LocalApi(hosts[0].dir / "peer.sock", timeout=10))
     # The browser picks the images by the names a person sees.
     guest = {
         "kernel": images["kernel_name"],

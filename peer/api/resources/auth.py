@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp import web
 
-from peer.api.errors import ConflictError, Locked, Unauthenticated
-from peer.api.resources.common import catch_up
+from peer.api.errors import Locked, Unauthenticated
+from peer.api.failures import log_failure
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.passwords import averify_password
 from peer.auth.roles import ROLE_NAMES, Role
 from peer.auth.sessions import COOKIE, SESSION_TTL_S, make_session
-from peer.auth.users import LOCK_SECONDS, after_failure, after_success, locked_until
+from peer.auth.throttle import LoginThrottle, Throttled
 from raft.store import delete, put
 
 routes = Routes(tag="auth")
@@ -52,32 +53,21 @@ WHOAMI = {
 BAD_LOGIN = "wrong user name or password"
 
 
-async def _count_failure(req: ApiRequest, name: str, now: float) -> bool:
-    """Record one failed login (CAS, retried: failures racing on several peers
-    all count). Returns True when this failure locked the account."""
-    for _ in range(8):
-        rec = req.store.get("users", name)
-        if rec is None:
-            return False
-        new = after_failure(rec.value, now)
-        locked = new.get("locked_until") != rec.value.get("locked_until")
-        event = (
-            ("user.locked", "users", name, f"{name} locked after failed logins") if locked else None
-        )
-        try:
-            await req.commit(
-                [put("users", name, new, expect=rec.version)],
-                event=event,
-                level="warning",
-                audit_result="invalid_credentials",
-            )
-            return locked
-        except ConflictError:
-            # Another peer counted a failure first; this replica may not have
-            # applied it yet, so catch up before re-reading.
-            await catch_up(req)
-            continue
-    return False
+def throttle_of(req: ApiRequest) -> LoginThrottle:
+    """This peer's login limits (one per peer, in memory)."""
+    t = req.ctx.services.get("login_throttle")
+    if not isinstance(t, LoginThrottle):
+        t = req.ctx.services["login_throttle"] = LoginThrottle()
+    return t
+
+
+def _verify_slots(req: ApiRequest) -> asyncio.Semaphore:
+    """At most two password checks at once on a peer: scrypt is made expensive on
+    purpose, and a flood of logins must not take every core from the API."""
+    s = req.ctx.services.get("login_slots")
+    if not isinstance(s, asyncio.Semaphore):
+        s = req.ctx.services["login_slots"] = asyncio.Semaphore(2)
+    return s
 
 
 @routes.post(
@@ -90,29 +80,45 @@ async def _count_failure(req: ApiRequest, name: str, now: float) -> bool:
 async def login(req: ApiRequest) -> web.StreamResponse:
     """Sets an HttpOnly, Secure, SameSite=Strict cookie. Cookie-authenticated writes
     must send the returned ``csrf_token`` as ``X-CSRF-Token``. Five failed logins
-    lock the account for 15 minutes on every peer."""
+    for one user from one address lock that user *from that address* for 15
+    minutes (423); an address that fails 20 times in 10 minutes waits (429)."""
     name, password = req.body["username"], req.body["password"]
+    source = req.remote or "?"
+    throttle = throttle_of(req)
     now = time.time()
     rec = req.store.get("users", name)
-    if rec is not None and (until := locked_until(rec.value, now)) is not None:
-        raise Locked(
-            f"the account is locked for {int(until - now) + 1} more seconds",
-            retry_after=int(until - now) + 1,
-        )
+    if rec is not None and rec.value.get("unlocked_at"):
+        throttle.unlock(name, before=float(rec.value["unlocked_at"]))  # an admin's unlock
+    try:
+        ticket = throttle.reserve(name, source, now)  # before any check: parallel guesses count
+    except Throttled as e:
+        log_failure(req, e.code)
+        err = Locked(e.message, code=e.code, retry_after=e.retry_after)
+        err.status = e.status
+        raise err from None
     stored = str(rec.value.get("password_hash")) if rec is not None else None
-    if not await averify_password(password, stored):
-        if rec is not None and await _count_failure(req, name, now):
+    try:
+        async with _verify_slots(req):
+            ok = await averify_password(password, stored)
+    except BaseException:
+        throttle.failed(ticket, time.time())
+        raise
+    if not ok:
+        locked = throttle.failed(ticket, time.time())
+        log_failure(req, "account_locked" if locked else "invalid_credentials")
+        delay = throttle.slowdown(time.time())
+        if delay:
+            await asyncio.sleep(delay)
+        if locked:
             raise Locked(
-                "too many failed logins: the account is locked for 15 minutes",
-                retry_after=LOCK_SECONDS,
+                f"too many failed logins: {name} is locked from {source} for 15 minutes",
+                retry_after=int(throttle.lock_s),
             )
         raise Unauthenticated(BAD_LOGIN, code="invalid_credentials")
+    throttle.succeeded(ticket)
     assert rec is not None
     sess = make_session(name, now)
     ops = [put("sessions", sess.key, sess.value, expect="absent")]
-    reset = after_success(rec.value)
-    if reset is not None:
-        ops.append(put("users", name, reset, expect=rec.version))
     # Drop this user's expired sessions so the table does not grow without bound.
     for old in req.store.scan("sessions"):
         if old.value.get("user") == name and float(old.value.get("expires_at") or 0) <= now:

@@ -6,17 +6,24 @@ import asyncio
 import contextlib
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
-from peer.api.errors import BadRequest, Forbidden
+from peer.api.errors import ApiError, BadRequest, Forbidden
 from peer.api.keys import STREAMS_KEY
 from peer.api.resources.common import LIST_QUERY, list_schema, maybe_barrier, page, record_schema
 from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
-from peer.events.stream import event_view, follow
+from peer.events.stream import Backlogged, event_view, follow
 from raft.commands import Record
 
 routes = Routes(tag="events")
+
+# Open streams on one peer: per user, and in all.
+MAX_STREAMS_PER_USER = 8
+MAX_STREAMS = 256
+# Events waiting for one slow client, and how long one send may take.
+MAX_BACKLOG = 1000
+SEND_TIMEOUT_S = 10.0
 
 EVENT = record_schema(
     {
@@ -84,15 +91,32 @@ async def stream_events(req: ApiRequest) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30)
     if not ws.can_prepare(req.http).ok:
         raise BadRequest("this endpoint needs a websocket upgrade", code="websocket_required")
-    kinds = frozenset([req.query["kind"]]) if req.query.get("kind") else None
-    events = follow(req.store, req.query.get("from_revision"), kinds)
-    await ws.prepare(req.http)
     streams = req.http.app[STREAMS_KEY]
+    per_user = req.ctx.services.setdefault("event_streams", {})
+    user = req.principal.user
+    if per_user.get(user, 0) >= MAX_STREAMS_PER_USER or len(streams) >= MAX_STREAMS:
+        err = ApiError(
+            f"too many open event streams (at most {MAX_STREAMS_PER_USER} per user on a peer)",
+            code="too_many_streams",
+            retry_after=5,
+        )
+        err.status = 429
+        raise err
+    kinds = frozenset([req.query["kind"]]) if req.query.get("kind") else None
+    events = follow(req.store, req.query.get("from_revision"), kinds, max_backlog=MAX_BACKLOG)
+    await ws.prepare(req.http)
     streams.add(ws)
+    per_user[user] = per_user.get(user, 0) + 1
 
     async def pump() -> None:
-        async for ev in events:
-            await ws.send_json(ev)
+        try:
+            async for ev in events:
+                # A client that does not read cannot make this peer queue its events
+                # without bound: too slow, and the stream ends (it resumes with
+                # from_revision, losing nothing the table still holds).
+                await asyncio.wait_for(ws.send_json(ev), SEND_TIMEOUT_S)
+        except (TimeoutError, Backlogged):
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow: resume")
 
     sender = asyncio.create_task(pump())
     try:
@@ -106,4 +130,7 @@ async def stream_events(req: ApiRequest) -> web.StreamResponse:
             await sender
         await events.aclose()
         streams.discard(ws)
+        per_user[user] -= 1
+        if per_user[user] <= 0:
+            del per_user[user]
     return ws

@@ -30,6 +30,7 @@ from peer.api.routes import ApiRequest, Reply, Routes
 from peer.auth.roles import Role
 from peer.forward import check_forwardable, forwarded_headers, relay
 from peer.images import upload_host, volume_name
+from peer.storage_roots import PathRefused, pool_dir
 from peer.upload_sink import UploadRefused, UploadSink
 from raft.errors import StoreError
 from raft.store import put
@@ -111,9 +112,12 @@ async def upload_image_content(req: ApiRequest) -> Reply | web.Response:
         and str(req.query["sha256"]).lower() != declared_sha
     ):
         raise ApiError("?sha256 differs from the image's declared sha256", code="checksum_conflict")
-    pool_dir = Path(str(pool.value.get("path")))
-    final = pool_dir / volume_name(image_id, str(rec.value.get("name", "image")))
-    await asyncio.to_thread(_check_space, pool_dir, length)
+    try:  # this host's own roots decide where the pool is, not the record
+        where = pool_dir(req.ctx.config.roots, pool.value, pool.key)
+    except PathRefused as e:
+        raise ConflictError(e.message, code=e.code) from None
+    final = where / volume_name(image_id, str(rec.value.get("name", "image")))
+    await asyncio.to_thread(_check_space, where, length)
 
     shared = bool(pool.value.get("shared"))
     claim = dict(rec.value, state="uploading", node=req.ctx.node_id, error=None, progress=0.0)

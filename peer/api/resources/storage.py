@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import urllib.parse
+from pathlib import Path
 from typing import Any
 
-from peer.api.errors import ValidationFailed
+from peer.api.errors import Forbidden, ValidationFailed
 from peer.api.resources.common import NAME
 from peer.api.resources.crud import Resource, declare
 from peer.api.routes import ApiRequest, Routes
+from peer.auth.roles import Role
+from peer.storage_roots import DEFAULT_ROOT, PathRefused, file_in_roots, pool_dir
+from peer.url_policy import UrlRefused, check_literal
 from raft.store import Store
 
 routes = Routes(tag="storage")
 
-ABS_PATH = {"type": "string", "pattern": r"^/(?!.*(^|/)\.\.(/|$))[^\x00]*$", "maxLength": 4096}
 SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 
 
@@ -23,6 +27,12 @@ def _need(req: ApiRequest, table: str, key: str, field: str) -> None:
             code="unknown_reference",
             errors=[{"path": f"/{field}", "problem": "does not exist"}],
         )
+
+
+def _refused(field: str, message: str, code: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"/{field}: {message}", code=code, errors=[{"path": f"/{field}", "problem": message}]
+    )
 
 
 def _vms_using(store: Store, pred: Any) -> str | None:
@@ -39,6 +49,17 @@ def _pool_in_use(store: Store, key: str) -> str | None:
     return None
 
 
+def _prepare_pool(req: ApiRequest, b: dict[str, Any]) -> dict[str, Any]:
+    """A ``dir`` pool lives at ``<root>/<name>`` under one of this host's allowed
+    roots; every host derives the directory again from its own roots."""
+    value = {"type": "dir", "root": DEFAULT_ROOT, "shared": False, "nodes": [], **b}
+    try:
+        where = pool_dir(req.ctx.config.roots, value, b["name"])
+    except PathRefused as e:
+        raise _refused("root", e.message, e.code) from None
+    return {**value, "path": str(where)}
+
+
 declare(
     routes,
     Resource(
@@ -48,17 +69,23 @@ declare(
         props={
             "name": {"type": "string"},
             "type": {"type": "string"},
-            "path": {"type": "string"},
+            "root": {"type": ["string", "null"]},
+            "path": {"type": ["string", "null"], "description": "on the host that created it"},
             "shared": {"type": "boolean"},
             "nodes": {"type": "array", "items": {"type": "string"}},
         },
         create={
             "type": "object",
-            "required": ["name", "path"],
+            "required": ["name"],
             "properties": {
                 "name": NAME,
                 "type": {"type": "string", "enum": ["dir"], "default": "dir"},
-                "path": ABS_PATH,
+                "root": {
+                    **NAME,
+                    "default": DEFAULT_ROOT,
+                    "description": "an allowed root (pool_roots in node.yaml); "
+                    "the pool's directory is <root>/<name>",
+                },
                 "shared": {"type": "boolean", "default": False},
                 "nodes": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
             },
@@ -70,8 +97,9 @@ declare(
                 "nodes": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
             },
         },
-        prepare=lambda req, b: {"type": "dir", "shared": False, "nodes": [], **b},
+        prepare=_prepare_pool,
         in_use=_pool_in_use,
+        role=Role.ADMIN,
     ),
 )
 
@@ -156,17 +184,45 @@ IMAGE_PROPS: dict[str, Any] = {
 }
 
 
+def _check_source(req: ApiRequest, url: str) -> None:
+    """Cheap checks where the call lands (the importing host checks again with
+    its own roots and resolves names): a ``file://`` source is an admin's, and
+    inside this host's pool roots; an http(s) one does not name an address
+    imports may not reach."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "file":
+        if req.principal.role < Role.ADMIN:
+            raise Forbidden(
+                "importing an image from a host file needs the admin role; "
+                "upload it, or give an http(s) URL",
+                code="forbidden",
+                required="admin",
+            )
+        try:
+            file_in_roots(req.ctx.config.roots, Path(urllib.parse.unquote(parsed.path)))
+        except PathRefused as e:
+            raise _refused("source_url", e.message, e.code) from None
+        return
+    members = [str(r.value.get("address")) for r in req.store.scan("nodes")]
+    try:
+        check_literal(url, req.ctx.config.url_import_allow, [*members, req.ctx.address])
+    except UrlRefused as e:
+        raise _refused("source_url", str(e), "url_refused") from None
+
+
 def _prepare_image(req: ApiRequest, b: dict[str, Any]) -> dict[str, Any]:
     _need(req, "pools", b["pool"], "pool")
-    # An image whose file is already in the pool is ready; otherwise the host
-    # that imports it moves it from "pending" to "ready".
+    if b.get("source_url"):
+        _check_source(req, str(b["source_url"]))
+    # The file is made by an upload or by the host that imports the source_url,
+    # which moves the image from "pending" to "ready" and records where it is.
     return {
         "size_bytes": None,
         "sha256": None,
-        "path": None,
         "source_url": None,
         **b,
-        "state": "ready" if b.get("path") else "pending",
+        "path": None,
+        "state": "pending",
     }
 
 
@@ -195,7 +251,6 @@ declare(
                 "name": {"type": "string", "minLength": 1, "maxLength": 200},
                 "kind": {"type": "string", "enum": IMAGE_KINDS},
                 "pool": {"type": "string", "minLength": 1},
-                "path": ABS_PATH,
                 "source_url": {
                     "type": "string",
                     "pattern": r"^(https?|file)://\S+$",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from peer.api.errors import AlreadyExists, ConflictError, Forbidden, ValidationFailed
+from peer.api.resources.auth import throttle_of
 from peer.api.resources.common import (
     GET_QUERY,
     LIST_QUERY,
@@ -22,6 +25,19 @@ from peer.auth.users import public_user, user_value
 from raft.store import delete, put
 
 routes = Routes(tag="users")
+
+
+def _viewer(req: ApiRequest) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """A user as the API shows it, with the login locks this peer holds for them
+    (failed logins are counted per peer and never replicated: docs/security.md)."""
+    throttle = throttle_of(req)
+    now = time.time()
+
+    def view(name: str, value: dict[str, Any]) -> dict[str, Any]:
+        return dict(public_user(name, value), locked_until=throttle.locked_until(name, now))
+
+    return view
+
 
 USERNAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_.-]{0,31}$"}
 PASSWORD = {"type": "string", "minLength": 8, "maxLength": 1024}
@@ -61,7 +77,7 @@ def _admins(req: ApiRequest) -> list[str]:
 )
 async def list_users(req: ApiRequest) -> Reply:
     await maybe_barrier(req)
-    return page(req, req.store.scan("users"), transform=public_user)
+    return page(req, req.store.scan("users"), transform=_viewer(req))
 
 
 @routes.post(
@@ -79,7 +95,7 @@ async def create_user(req: ApiRequest) -> Reply:
         )
     except ConflictError:
         raise AlreadyExists(f"user {name!r} already exists", id=name) from None
-    return one(get_or_404(req, "users", name, "user"), public_user, status=201)
+    return one(get_or_404(req, "users", name, "user"), _viewer(req), status=201)
 
 
 @routes.get(
@@ -94,7 +110,7 @@ async def get_user(req: ApiRequest) -> Reply:
     if name != req.user and req.principal.role < Role.ADMIN:
         raise Forbidden("only admins may look at other users")
     await maybe_barrier(req)
-    return one(get_or_404(req, "users", name, "user"), public_user)
+    return one(get_or_404(req, "users", name, "user"), _viewer(req))
 
 
 @routes.patch(
@@ -117,7 +133,7 @@ async def update_user(req: ApiRequest) -> Reply:
         [put("users", name, new, expect=expect)],
         event=("user.updated", "users", name, f"user {name} is now {new['role']}"),
     )
-    return one(get_or_404(req, "users", name, "user"), public_user)
+    return one(get_or_404(req, "users", name, "user"), _viewer(req))
 
 
 @routes.delete(
@@ -168,6 +184,14 @@ async def change_password(req: ApiRequest) -> None:
     ops += [
         delete("sessions", s.key) for s in req.store.scan("sessions") if s.value.get("user") == name
     ]
+    # A changed password ends every way in that the old one gave: the sessions
+    # above, and the user's API tokens (kept, revoked, for the audit trail).
+    now = time.time()
+    ops += [
+        put("tokens", t.key, dict(t.value, revoked=True, revoked_at=now), expect=t.version)
+        for t in req.store.scan("tokens")
+        if t.value.get("user") == name and not t.value.get("revoked")
+    ]
     await req.commit(ops, event=("user.password", "users", name, f"password of {name} changed"))
 
 
@@ -177,9 +201,11 @@ async def change_password(req: ApiRequest) -> None:
 async def unlock_user(req: ApiRequest) -> Reply:
     name = req.params["name"]
     rec = get_or_404(req, "users", name, "user")
+    # Every peer lifts the locks it holds from before this time (peer.auth.throttle).
     new = dict(rec.value, failed_logins=0, locked_until=None, unlocked_at=time.time())
+    throttle_of(req).unlock(name)
     await req.commit(
         [put("users", name, new, expect=rec.version)],
         event=("user.unlocked", "users", name, f"{name} unlocked"),
     )
-    return one(get_or_404(req, "users", name, "user"), public_user)
+    return one(get_or_404(req, "users", name, "user"), _viewer(req))

@@ -23,6 +23,7 @@ async def pool_list(args: argparse.Namespace, c: ApiClient) -> None:
         [
             col("name", "id"),
             col("type", "type"),
+            col("root", "root"),
             col("path", "path"),
             col("shared", "shared"),
             col("nodes", "nodes"),
@@ -31,7 +32,7 @@ async def pool_list(args: argparse.Namespace, c: ApiClient) -> None:
 
 
 async def pool_create(args: argparse.Namespace, c: ApiClient) -> None:
-    body: dict[str, Any] = {"name": args.name, "path": args.path, "shared": args.shared}
+    body: dict[str, Any] = {"name": args.name, "root": args.root, "shared": args.shared}
     if args.node:
         body["nodes"] = args.node
     emit(await c.post("/pools", body), args.output)
@@ -85,7 +86,7 @@ async def image_list(args: argparse.Namespace, c: ApiClient) -> None:
 
 async def image_create(args: argparse.Namespace, c: ApiClient) -> None:
     body: dict[str, Any] = {"name": args.name, "kind": args.kind, "pool": args.pool}
-    for k in ("path", "source_url", "sha256"):
+    for k in ("source_url", "sha256"):
         if getattr(args, k):
             body[k] = getattr(args, k)
     emit(await c.post("/images", body), args.output)
@@ -175,9 +176,13 @@ def _show(collection: str) -> Any:
 def register(sub: Sub) -> None:
     g = group(sub, "pool", "Storage pools", aliases=["pools"])
     leaf(g, "list", "List pools", pool_list)
-    p = leaf(g, "create", "Create a directory pool", pool_create)
+    p = leaf(
+        g, "create", "Create a directory pool (admin): <root>/<name> on each host", pool_create
+    )
     p.add_argument("name")
-    p.add_argument("path")
+    p.add_argument(
+        "--root", default="local", help="an allowed root (pool_roots in node.yaml; default local)"
+    )
     p.add_argument("--shared", action="store_true", help="every host sees it")
     p.add_argument("--node", action="append", help="a host that sees it (local pools)")
     leaf(g, "show", "Show a pool", _show("pools")).add_argument("ref")
@@ -202,8 +207,11 @@ def register(sub: Sub) -> None:
     p.add_argument("name")
     p.add_argument("--kind", choices=["disk", "iso"], default="disk")
     p.add_argument("--pool", required=True)
-    p.add_argument("--path", help="its file, already in the pool")
-    p.add_argument("--source-url", dest="source_url", help="where a host should fetch it from")
+    p.add_argument(
+        "--source-url",
+        dest="source_url",
+        help="http(s) URL a host fetches it from (or, admin only, file:// inside a pool root)",
+    )
     p.add_argument("--sha256")
     leaf(g, "show", "Show an image", _show("images")).add_argument("ref")
     leaf(g, "delete", "Delete images", _deleter("images", False)).add_argument("refs", nargs="+")

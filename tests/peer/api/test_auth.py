@@ -54,7 +54,7 @@ async def login(client, user="alice", password=PASSWORD):
 
 
 async def test_login_sets_a_strict_cookie_and_csrf_is_enforced(store, client):
-    await add_user(store, "alice", Role.OPERATOR)
+    await add_user(store, "alice", Role.ADMIN)
     r = await login(client)
     assert r.status == 200
     body = await r.json()
@@ -68,17 +68,17 @@ async def test_login_sets_a_strict_cookie_and_csrf_is_enforced(store, client):
     me = await r.json()
     assert me["via"] == "session" and me["csrf_token"] == body["csrf_token"]
     net = {"name": "lan", "bridge": "br0"}
-    r = await client.post("/api/v1/pools", json={"name": "p", "path": "/srv/p"}, headers=jar)
+    r = await client.post("/api/v1/pools", json={"name": "p"}, headers=jar)
     assert r.status == 403 and (await r.json())["code"] == "csrf_failed"
     r = await client.post(
         "/api/v1/pools",
-        json={"name": "p", "path": "/srv/p"},
+        json={"name": "p"},
         headers={**jar, "X-CSRF-Token": "wrong"},
     )
     assert r.status == 403
     r = await client.post(
         "/api/v1/pools",
-        json={"name": "p", "path": "/srv/p"},
+        json={"name": "p"},
         headers={**jar, "X-CSRF-Token": body["csrf_token"]},
     )
     assert r.status == 201, await r.text()
@@ -91,9 +91,7 @@ async def test_login_sets_a_strict_cookie_and_csrf_is_enforced(store, client):
     assert (await client.get("/api/v1/auth/whoami", headers=jar)).status == 401
 
 
-async def test_five_failures_lock_the_account_on_every_peer(
-    store, client, tmp_path, aiohttp_client
-):
+async def test_five_failures_lock_that_user_from_that_address(store, client):
     await add_user(store, "bob", Role.VIEWER)
     bobs_token = await add_token(store, "bob", Role.VIEWER)
     for _ in range(4):
@@ -101,18 +99,13 @@ async def test_five_failures_lock_the_account_on_every_peer(
         assert r.status == 401 and (await r.json())["code"] == "invalid_credentials"
     r = await login(client, "bob", "wrong-password")
     assert r.status == 423
-    # Another peer (same replicated state) refuses even the right password.
-    other = await aiohttp_client(build_app(make_ctx(store, tmp_path, "n2")))
-    r = await login(other, "bob", PASSWORD)
+    r = await login(client, "bob", PASSWORD)  # even the right password, from here
     assert r.status == 423 and (await r.json())["code"] == "account_locked"
     # Only password logins are locked: a stranger failing logins cannot switch
     # off the user's automation tokens.
-    assert (await other.get("/api/v1/vms", headers=bearer(bobs_token))).status == 200
-    # The audit trail has the failures, without the password.
-    audit = [a.value for a in store.scan("audit")]
-    assert sum(a["result"] == "invalid_credentials" for a in audit) == 5
-    assert sum(a["result"] == "account_locked" for a in audit) == 1
-    assert "wrong-password" not in str(audit)
+    assert (await client.get("/api/v1/vms", headers=bearer(bobs_token))).status == 200
+    # Failures are this peer's log, never the replicated audit table.
+    assert not [a for a in store.scan("audit") if a.value["result"] != "ok"]
 
 
 async def test_unknown_user_and_wrong_password_look_alike(store, client):

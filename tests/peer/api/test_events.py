@@ -15,7 +15,7 @@ from tests.peer.api.conftest import bearer, make_ctx
 
 
 async def make_pool(client, h, name):
-    r = await client.post("/api/v1/pools", json={"name": name, "path": f"/srv/{name}"}, headers=h)
+    r = await client.post("/api/v1/pools", json={"name": name}, headers=h)
     assert r.status == 201
 
 
@@ -28,17 +28,17 @@ async def receive(ws, n, timeout=5.0):
 
 
 async def test_every_api_write_is_an_event_listed_newest_first(client, tokens):
-    h = bearer(tokens["operator"])
+    h = bearer(tokens["admin"])
     await make_pool(client, h, "a")
     await make_pool(client, h, "b")
     r = await client.get("/api/v1/events?kind=pool.created", headers=h)
     items = (await r.json())["items"]
     assert [e["resource_id"] for e in items] == ["b", "a"]
-    assert items[0]["user"] == "operator" and items[0]["node"] == "n1"
+    assert items[0]["user"] == "admin" and items[0]["node"] == "n1"
 
 
 async def test_stream_is_live_and_resumes_from_a_revision(client, tokens):
-    h = bearer(tokens["operator"])
+    h = bearer(tokens["admin"])
     ws = await client.ws_connect("/api/v1/events/stream", headers=h)
     await make_pool(client, h, "a")
     (first,) = await receive(ws, 1)
@@ -56,7 +56,7 @@ async def test_stream_is_live_and_resumes_from_a_revision(client, tokens):
 
 
 async def test_resume_beyond_the_watch_history_falls_back_to_the_table(client, tokens, store):
-    h = bearer(tokens["operator"])
+    h = bearer(tokens["admin"])
     store._history = deque(maxlen=3)  # a tiny in-memory history
     start = store.revision
     for name in ("a", "b", "c", "d"):
@@ -78,7 +78,7 @@ async def test_stream_from_a_second_peer_sees_the_firsts_writes(
     other = await aiohttp_client(build_app(make_ctx(store, tmp_path, "n2")))
     h = bearer(tokens["viewer"])
     ws = await other.ws_connect("/api/v1/events/stream?kind=pool.created", headers=h)
-    await make_pool(client, bearer(tokens["operator"]), "z")
+    await make_pool(client, bearer(tokens["admin"]), "z")
     (ev,) = await receive(ws, 1)
     assert ev["resource_id"] == "z"
     await ws.close()

@@ -61,8 +61,8 @@ async def test_without_quorum_writes_are_503_and_local_reads_still_work(client, 
         raise NoQuorum("no leader")
 
     store._submit = refuse  # the cluster lost its majority
-    h = bearer(tokens["operator"])
-    r = await client.post("/api/v1/pools", json={"name": "p", "path": "/srv/p"}, headers=h)
+    h = bearer(tokens["admin"])
+    r = await client.post("/api/v1/pools", json={"name": "p"}, headers=h)
     assert r.status == 503 and (await r.json())["code"] == "no_quorum"
     assert (await client.get("/api/v1/pools", headers=h)).status == 200
     r = await client.get("/api/v1/pools?consistent=true", headers=h)

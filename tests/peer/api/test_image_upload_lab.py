@@ -47,8 +47,8 @@ def test_an_upload_to_another_peer_is_forwarded_to_the_pools_host(lab: Lab) -> N
     target_id, target = next((nid, h) for nid, h in by_id.items() if h is not entry)
     status, tok = host_api(entry).post("/tokens", {"name": "upload", "user": "admin"})
     assert status == 201, tok
-    pool_dir = target.dir / "own-pool"
-    body = {"name": "own", "path": str(pool_dir), "nodes": [target_id]}
+    pool_dir = target.data_dir / "data" / "own"  # the root "local" of that host
+    body = {"name": "own", "nodes": [target_id]}
     status, pool = host_api(entry).post("/pools", body)
     assert status == 201, pool
 

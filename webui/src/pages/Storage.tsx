@@ -65,7 +65,7 @@ export default function Storage() {
     <div className="space-y-5">
       <PageHeader title="Storage" subtitle="Pools, volumes, and the image and ISO library." />
       <Card title="Pools">
-        <Loadable q={pools} empty={(d) => (d.length ? null : <Empty title="No storage pools" hint="Create one with: quantix pool create NAME --path /var/lib/quantix/data/NAME" />)}>
+        <Loadable q={pools} empty={(d) => (d.length ? null : <Empty title="No storage pools" hint="An admin creates one with: quantix pool create NAME [--root ROOT]" />)}>
           {(list) => (
             <div className="grid gap-3 sm:grid-cols-2 lg:grid-cols-3">
               {list.map((p) => {
