@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aiohttp import web
 
@@ -431,16 +431,11 @@ class Peer:
 
         password = await ensure_initial_admin(self.store)
         if password is not None:
-            write_file(self.data_dir / INITIAL_PASSWORD_FILE, password + "\n", 0o600)
-            # Printed once, on this host's own terminal (never into the log file).
-            print(
-                f"\nQuantix cluster {cluster_name!r} created.\n"
-                f"  URL:      https://{self.ctx.address}:{self.config.api_port}/\n"
-                f"  login:    admin\n"
-                f"  password: {password}\n"
-                f"  (also in {self.data_dir / INITIAL_PASSWORD_FILE}, readable by root only)\n",
-                file=sys.stdout,
-                flush=True,
+            announce_first_admin(
+                password,
+                self.data_dir / INITIAL_PASSWORD_FILE,
+                f"https://{self.ctx.address}:{self.config.api_port}/",
+                cluster_name,
             )
         log.info("bootstrapped a new cluster", extra=kv(cluster=cluster_name, id=cluster_id))
 
@@ -771,6 +766,28 @@ def _der_fp(cert: Path) -> str:
 
     der = ssl.PEM_cert_to_DER_cert(cert.read_text())
     return hashlib.sha256(der).hexdigest()
+
+
+def announce_first_admin(
+    password: str, path: Path, url: str, cluster_name: str, out: TextIO | None = None
+) -> None:
+    """The first admin's password goes to a root-only file and, when the daemon
+    runs on a terminal (the host's console), to that terminal, never to a log:
+    under systemd or the lab, stdout is a log, so only the file's name is said."""
+    write_file(path, password + "\n", 0o600)
+    out = out if out is not None else sys.stdout
+    if out.isatty():
+        print(
+            f"\nQuantix cluster {cluster_name!r} created.\n"
+            f"  URL:      {url}\n"
+            f"  login:    admin\n"
+            f"  password: {password}\n"
+            f"  (also in {path}, readable by root only)\n",
+            file=out,
+            flush=True,
+        )
+    else:
+        log.warning("the first admin password is in %s (readable by root only)", path)
 
 
 def main(argv: list[str] | None = None) -> int:

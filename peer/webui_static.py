@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -46,6 +47,39 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+# A strict Content-Security-Policy: no inline script or style, nothing from
+# elsewhere except the websockets of the cluster's own peers (a VM's console is
+# served by the peer that hosts it). A script injected into the page can
+# neither run nor send what it reads to a third party.
+CSP_BASE = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'; connect-src 'self'"
+)
+# The page shown before a build has one inline style and nothing else.
+CSP_NOT_BUILT = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def content_security_policy(request: web.Request) -> str:
+    """CSP_BASE, with the members' consoles (``wss://address:port``) allowed."""
+    ctx = request.app.get(CTX_KEY)
+    peers = []
+    if ctx is not None:
+        for r in ctx.store.scan("nodes"):
+            addr, port = r.value.get("address"), r.value.get("api_port")
+            if isinstance(port, int) and _ipv4(addr):
+                peers.append(f"wss://{addr}:{port}")
+    return " ".join([CSP_BASE, *sorted(set(peers))])
+
+
+def _ipv4(addr: object) -> bool:
+    try:
+        ipaddress.IPv4Address(str(addr))
+    except ValueError:
+        return False
+    return True
+
+
 NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Quantix</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -83,8 +117,9 @@ def make_handler(root: Path) -> Handler:
             raise web.HTTPNotFound()
         index = root / "index.html"
         if not index.is_file():
+            headers = {**SECURITY_HEADERS, "Content-Security-Policy": CSP_NOT_BUILT}
             return web.Response(
-                text=NOT_BUILT, status=503, content_type="text/html", headers=SECURITY_HEADERS
+                text=NOT_BUILT, status=503, content_type="text/html", headers=headers
             )
         found = _file_in(root, path) if path != "/" else None
         if found is None:
@@ -92,7 +127,10 @@ def make_handler(root: Path) -> Handler:
                 raise web.HTTPNotFound()  # a stale hashed name: not the SPA shell
             found = index
         cache = IMMUTABLE if path.startswith("/assets/") else NO_CACHE
-        return web.FileResponse(found, headers={"Cache-Control": cache, **SECURITY_HEADERS})
+        headers = {"Cache-Control": cache, **SECURITY_HEADERS}
+        if found == index:
+            headers["Content-Security-Policy"] = content_security_policy(request)
+        return web.FileResponse(found, headers=headers)
 
     return serve
 

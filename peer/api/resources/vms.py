@@ -57,10 +57,17 @@ def name_key(name: str) -> str:
     return f"vm-name:{name}"
 
 
+# Cloud-init fields that can carry secrets (passwords, tokens in user data):
+# operators, who write them, see them; viewers see that they are set.
+SECRET_CLOUD_INIT = ("user_data", "password_hash")
+HIDDEN = "(hidden)"
+
+
 def with_status(req: ApiRequest) -> Any:
     """A view transform that adds the observed status (from ``vm_status``).
     A viewer does not see where an incoming live migration listens: it would
-    be an invitation to send that QEMU a guest of one's own."""
+    be an invitation to send that QEMU a guest of one's own; nor cloud-init's
+    secrets."""
     silent = silent_hosts(req)
     viewer = req.principal.role < Role.OPERATOR
 
@@ -69,7 +76,14 @@ def with_status(req: ApiRequest) -> Any:
         status = status_view(st.value if st is not None else None, silent)
         if viewer and status is not None:
             status.pop("incoming", None)
-        return {**value, "status": status}
+        out = {**value, "status": status}
+        ci = value.get("cloud_init")
+        if viewer and isinstance(ci, dict):
+            out["cloud_init"] = {
+                k: (HIDDEN if k in SECRET_CLOUD_INIT and v is not None else v)
+                for k, v in ci.items()
+            }
+        return out
 
     return transform
 
