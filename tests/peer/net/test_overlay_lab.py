@@ -63,7 +63,7 @@ def test_guests_on_two_hosts_get_leases_and_reach_each_other_by_name(lab: Lab) -
     via = api(hosts[0])
     status, body = via.post("/networks", {"name": "blue", "cidr": "10.60.0.0/24"})
     assert status == 201, body
-    boot = register_test_guest(lab.dir / "pool", via)
+    boot = register_test_guest(via)
     ids = []
     for name, peer in (("alpha", "beta"), ("beta", "alpha")):
         cmd = f"{boot['cmdline']} qx.hostname={name} qx.ping={peer} qx.listen=8080"

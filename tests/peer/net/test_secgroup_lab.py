@@ -29,7 +29,7 @@ def test_a_security_group_blocks_a_tcp_port_then_allows_it(lab: Lab) -> None:
     via = api(hosts[0])
     assert via.post("/networks", {"name": "blue", "cidr": "10.61.0.0/24"})[0] == 201
     assert via.post("/security_groups", {"name": "web", "rules": []})[0] == 201
-    boot = register_test_guest(lab.dir / "pool", via)
+    boot = register_test_guest(via)
     guests = [
         ("alpha", "qx.listen=8080", {"network": "blue", "groups": ["web"]}),
         ("beta", "qx.connect=alpha:8080 qx.ping=alpha", {"network": "blue"}),

@@ -46,7 +46,7 @@ def test_vlans_stay_apart_and_a_wiped_northbound_database_is_rebuilt(lab: Lab) -
         net = {"name": f"v{tag}", "type": "vlan", "vlan": tag, "cidr": "10.70.0.0/24"}
         status, body = via.post("/networks", net)
         assert status == 201, body
-    boot = register_test_guest(lab.dir / "pool", via)
+    boot = register_test_guest(via)
     # a and c on VLAN 10, b on VLAN 20 with c's address would be c's twin if the tags leaked.
     plan = [("a", "v10", "10.70.0.11"), ("c", "v10", "10.70.0.13"), ("b", "v20", "10.70.0.12")]
     ids = {}
