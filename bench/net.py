@@ -183,7 +183,7 @@ def lab_figures(idle_s: float) -> dict[str, Any]:
         central = next(
             h.name for h in hosts if _api(lab, h.name).get("/peer")["network"]["central"]
         )
-        boot = register_test_guest(lab.dir / "pool", via)
+        boot = register_test_guest(via)
         assert via.post("/security_groups", {"name": "web", "rules": []})[0] == 201
         t0 = time.monotonic()
         assert via.post("/networks", {"name": "blue", "cidr": "10.62.0.0/24"})[0] == 201

@@ -78,7 +78,7 @@ def test_agent_through_a_peer_that_does_not_host_the_vm(lab: Lab) -> None:
     status, vtok = via.post("/tokens", {"name": "watcher", "user": "watcher"})
     assert status == 201, vtok
 
-    boot = register_test_guest(lab.dir / "pool", via)
+    boot = register_test_guest(via)
     body = guest_vm(
         "agent1",
         boot,

@@ -63,7 +63,7 @@ def test_members_only_on_the_raft_port_and_a_live_move_through_the_firewall(lab:
         assert reaches(h.address, 8443)  # the API stays open to the LAN
     apis = {api(h).get("/peer")["node_id"]: api(h) for h in hosts}
     via = api(hosts[0])
-    boot = register_test_guest(lab.dir / "pool", via)
+    boot = register_test_guest(via)
     status, body = via.post("/vms", guest_vm("fw0", boot, desired="running"))
     assert status == 201, body
     vm = body["id"]

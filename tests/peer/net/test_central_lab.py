@@ -34,7 +34,7 @@ def test_the_central_host_killed_the_leader_places_it_again_and_traffic_goes_on(
     others = [n for n in by_node if n != central]
     via = api(by_node[others[0]])
     assert via.post("/networks", {"name": "blue", "cidr": "10.63.0.0/24"})[0] == 201
-    boot = register_test_guest(lab.dir / "pool", via)
+    boot = register_test_guest(via)
     ids = []
     for name, peer in (("alpha", "beta"), ("beta", "alpha")):
         cmd = f"{boot['cmdline']} qx.hostname={name} qx.ping={peer}"
