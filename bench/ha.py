@@ -660,7 +660,7 @@ def lab_figures(
             "drain_error": drain_error,
             "migration_note": "migration_s: a 256 MiB test guest moved live by the API's migrate, "
             "call to running on the target (median of 3); drain_s_per_vm: a maintenance drain "
-            "of 64 MiB guests, per VM",
+            "of the HA test guests (128 MiB), per VM",
             "note": f"lab: 3 peers, {n_vms} HA test guests (kernel + initramfs, 128 MiB) under "
             "TCG; failover: "
             f"{FAULTS[fault]} until a QEMU executing the guest runs on another host",
