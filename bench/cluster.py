@@ -12,8 +12,11 @@ Figures (the lab, real namespaces, real mDNS, real peers):
   form_N_phases     where the time went: per phase, median and max over the hosts of
                     the seconds from the last start (from each peer's log)
   join_s            one more host added to the formed 3-host cluster, until it is in
-  idle_cpu_pct      mean CPU % of one host's processes, cluster formed and idle
-  rss_mb            mean resident memory of one host's processes (MiB)
+  idle_cpu_pct      mean CPU % (of one core) of one host's ``quantix peer`` process,
+                    the 3-host cluster plus the joined host, formed and idle; <= 1
+  rss_mb            mean resident memory of that process (MiB)
+  idle_cpu_pct_netns  the same over every process in the host's namespace (the peer
+                    and what it runs: Open vSwitch and OVN when the lab has a data network)
   mdns_packets_per_min  mDNS packets on the lab bridge, per minute, at rest
 
 ``--discovery-only`` runs ``python -m discovery announce`` as each host's
@@ -146,16 +149,36 @@ def rss_mib(pids: list[int]) -> float:
     return total / 1024
 
 
-def idle_costs(lab: Lab, seconds: float) -> tuple[float, float]:
-    """(mean CPU % per host, mean RSS MiB per host) over ``seconds``."""
-    pids = {h.name: netns_pids(h.netns) for h in lab.hosts()}
-    t0, before = time.monotonic(), {k: cpu_ticks(v) for k, v in pids.items()}
+def _is_peer(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"peer" in argv and b"--config" in argv
+
+
+def idle_costs(lab: Lab, seconds: float) -> dict[str, float]:
+    """Mean per host over ``seconds``: CPU % and RSS MiB of the ``quantix peer``
+    process (the figure with the target), and CPU % of every process in the
+    host's namespace (the peer plus what it runs: OVS and OVN on a data network)."""
+    every = {h.name: netns_pids(h.netns) for h in lab.hosts()}
+    peer = {k: [p for p in v if _is_peer(p)] for k, v in every.items()}
+    t0 = time.monotonic()
+    before = {k: (cpu_ticks(peer[k]), cpu_ticks(v)) for k, v in every.items()}
     time.sleep(seconds)
     elapsed = time.monotonic() - t0
-    after = {k: cpu_ticks(v) for k, v in pids.items()}
-    cpu = [100.0 * (after[k] - before[k]) / CLK_TCK / elapsed for k in pids]
-    rss = [rss_mib(v) for v in pids.values()]
-    return round(sum(cpu) / len(cpu), 2), round(sum(rss) / len(rss), 1)
+    after = {k: (cpu_ticks(peer[k]), cpu_ticks(v)) for k, v in every.items()}
+
+    def pct(i: int) -> float:
+        xs = [100.0 * (after[k][i] - before[k][i]) / CLK_TCK / elapsed for k in every]
+        return round(sum(xs) / len(xs), 2)
+
+    rss = [rss_mib(v) for v in peer.values()]
+    return {
+        "idle_cpu_pct": pct(0),
+        "rss_mb": round(sum(rss) / len(rss), 1),
+        "idle_cpu_pct_netns": pct(1),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -211,7 +234,7 @@ def main(argv: list[str]) -> int:
                 ok = poll_until(partial(check, lab, n + 1), args.timeout, interval=0.25)
                 out["join_s"] = round(time.monotonic() - t0, 2) if ok else None
                 time.sleep(5)  # let the join's traffic die down before measuring rest
-                out["idle_cpu_pct"], out["rss_mb"] = idle_costs(lab, args.idle)
+                out.update(idle_costs(lab, args.idle))
                 out["mdns_packets_per_min"] = round(lab.mdns_packets(args.idle) * 60 / args.idle)
                 out["mdns_hosts"] = n + 1
             elif n == sizes[-1]:
