@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,9 +105,12 @@ def together(ids: dict[str, str], *hosts: str) -> bool:
     return ids[hosts[0]] != "" and all(ids[h] == ids[hosts[0]] for h in hosts)
 
 
-def split_behind_a_partition(lab: Lab) -> tuple[str, str]:
+def split_behind_a_partition(
+    lab: Lab, while_apart: Callable[[], None] = lambda: None
+) -> tuple[str, str]:
     """h1+h2 form one instance while a partition hides h3, which then forms its
-    own (the younger). Returns (h1's cluster id, h3's)."""
+    own (the younger); ``while_apart`` runs before the partition ends. Returns
+    (h1's cluster id, h3's)."""
     lab.up(3, start=False)
     with Partition(lab, [["h1", "h2"], ["h3"]]):
         lab.start("h1")
@@ -116,6 +120,7 @@ def split_behind_a_partition(lab: Lab) -> tuple[str, str]:
         wait_for(lambda: cluster_ids(lab)["h3"], 60, "h3 to bootstrap alone")
         ids = cluster_ids(lab)
         assert ids["h3"] != ids["h1"]
+        while_apart()
     return ids["h1"], ids["h3"]
 
 
@@ -130,16 +135,18 @@ def test_two_young_instances_merge_into_the_older_when_they_see_each_other() -> 
 
 def test_a_cluster_in_use_is_kept_and_the_young_one_joins_it() -> None:
     with short_lab("u") as lab:
-        _, used = split_behind_a_partition(lab)
-        # While apart, someone uses h3's cluster: it is settled now.
-        status, _ = host_api(lab.host("h3")).post(
-            "/users", {"name": "carol", "role": "viewer", "password": "a-long-password-1"}
-        )
-        assert status == 201
-        wait_for(lambda: not young(lab, "h3"), 30, "h3 to announce its cluster settled")
-        # Asked to rejoin an instance it cannot see: refused, nothing happens.
-        status, body = host_api(lab.host("h3")).post("/cluster/rejoin", {"cluster_id": "nope"})
-        assert status == 404 and body["code"] == "instance_not_found"
+
+        def use_h3() -> None:
+            # While apart, someone uses h3's cluster: it is settled now.
+            api = host_api(lab.host("h3"))
+            user = {"name": "carol", "role": "viewer", "password": "a-long-password-1"}
+            assert api.post("/users", user)[0] == 201
+            wait_for(lambda: not young(lab, "h3"), 30, "h3 to announce its cluster settled")
+            # Asked to rejoin an instance it cannot see: refused, nothing happens.
+            status, body = api.post("/cluster/rejoin", {"cluster_id": "nope"})
+            assert status == 404 and body["code"] == "instance_not_found"
+
+        _, used = split_behind_a_partition(lab, use_h3)
         wait_for(lambda: not verdict(health(lab), 3), 90, "one cluster after the partition")
         assert set(cluster_ids(lab).values()) == {used}
         for h in ("h1", "h2"):
