@@ -101,7 +101,10 @@ def test_a_host_back_from_a_fence_runs_its_guests_at_once_and_the_api_never_lies
     lab: Lab,
 ) -> None:
     hosts, by_node = up_with_voters(lab, 3)
-    leader_id = str(api(hosts[0]).get("/cluster")["leader"])
+    # A promoted voter reports no leader for a moment while its Raft node restarts.
+    leader_id = str(
+        wait_for(lambda: api(hosts[0]).get("/cluster")["leader"], 30, "hosts[0] to know the leader")
+    )
 
     def all_renewing() -> bool:  # so the guests spread over all three hosts
         ages = [m["lease_age_s"] for m in api(hosts[0]).get("/cluster")["members"]]
@@ -158,7 +161,10 @@ def test_a_host_back_from_a_fence_runs_its_guests_at_once_and_the_api_never_lies
 
 def test_a_dead_host_is_announced_once(lab: Lab) -> None:
     hosts, by_node = up_with_voters(lab, 3)
-    leader_id = str(api(hosts[0]).get("/cluster")["leader"])
+    # A promoted voter reports no leader for a moment while its Raft node restarts.
+    leader_id = str(
+        wait_for(lambda: api(hosts[0]).get("/cluster")["leader"], 30, "hosts[0] to know the leader")
+    )
     ids = create_ha_vms(hosts[0], 2)
     victim_id = next(i for i in by_node if i != leader_id)
     victim = by_node[victim_id]
