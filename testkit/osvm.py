@@ -191,6 +191,26 @@ class OsVm:
             explain=self.screen,
         )
 
+    def serial_log(self) -> str:
+        """Everything the serial line printed since power-on (the screen keeps only
+        what the console last drew; messages to /dev/console scroll past it)."""
+        import re
+
+        try:
+            raw = (self.workdir / f"{self.name}.serial.log").read_bytes()
+        except OSError:
+            return ""
+        return re.sub(r"\x1b\[[0-9;=?]*[A-Za-z]", "", raw.decode(errors="replace"))
+
+    def wait_log(self, text: str, timeout: float) -> str:
+        return wait_for(
+            lambda: self.serial_log() if text in self.serial_log() else "",
+            timeout,
+            f"{text!r} in {self.name}'s serial output",
+            interval=1.0,
+            explain=lambda: self.serial_log()[-800:],
+        )
+
     # -- the API -----------------------------------------------------------------
     def health(self, timeout: float = 3.0) -> int:
         """HTTP status of GET /api/v1/health through the forwarded port (0: no answer)."""

@@ -51,7 +51,7 @@ def test_unattended_install_to_a_blank_disk_then_boot_it(os_image, tmp_path):
     vm.prepare()
     vm.start()
     try:
-        vm.wait_screen("installed in", BOOT_S)
+        vm.wait_log("quantix install: installed in", BOOT_S)
         # The installed host: it formed the cluster of the answers on its own.
         wait_for(
             lambda: _health(vm)["raft_role"] == "leader",
