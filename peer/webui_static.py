@@ -48,9 +48,9 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 # A strict Content-Security-Policy: no inline script or style, nothing from
-# elsewhere except the websockets of the cluster's own peers (a VM's console is
-# served by the peer that hosts it). A script injected into the page can
-# neither run nor send what it reads to a third party.
+# elsewhere except the cluster's own peers (a VM's console is served by the peer
+# that hosts it; when this peer stops answering the page probes the others). A
+# script injected into the page can neither run nor send what it reads away.
 CSP_BASE = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -61,14 +61,16 @@ CSP_NOT_BUILT = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 
 
 
 def content_security_policy(request: web.Request) -> str:
-    """CSP_BASE, with the members' consoles (``wss://address:port``) allowed."""
+    """CSP_BASE, with the members (``https://`` and ``wss://address:port``) allowed."""
     ctx = request.app.get(CTX_KEY)
     peers = []
     if ctx is not None:
         for r in ctx.store.scan("nodes"):
             addr, port = r.value.get("address"), r.value.get("api_port")
             if isinstance(port, int) and _ipv4(addr):
-                peers.append(f"wss://{addr}:{port}")
+                # The console websocket of a VM's host, and the failover's probe
+                # of another member when this one stops answering.
+                peers += [f"https://{addr}:{port}", f"wss://{addr}:{port}"]
     return " ".join([CSP_BASE, *sorted(set(peers))])
 
 
