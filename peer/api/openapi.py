@@ -59,7 +59,7 @@ def _operation(route: Route) -> dict[str, Any]:
         else:
             ok["content"] = {route.produces: {"schema": {"type": "string"}}}
     op["responses"] = {
-        str(route.status): ok,
+        **{str(s): ok for s in (route.status, *route.also)},
         "default": {
             "description": "an error: {code, message, details}",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},

@@ -75,6 +75,9 @@ class Route:
     response: Schema | None = None
     query: dict[str, Schema] = field(default_factory=dict)
     status: int = 200
+    # Other success statuses with the same body (e.g. 200 when a create finds the
+    # resource already there), declared so the OpenAPI document tells the truth.
+    also: tuple[int, ...] = ()
     # "json" (default), or the content type of a raw response (HTML, metrics,
     # websocket upgrade) that the handler builds itself.
     produces: str = "application/json"
@@ -115,6 +118,7 @@ class Routes:
         response: Schema | None = None,
         query: dict[str, Schema] | None = None,
         status: int = 200,
+        also: tuple[int, ...] = (),
         produces: str = "application/json",
         consumes: str = "application/json",
         description: str = "",
@@ -134,6 +138,7 @@ class Routes:
                     response=closed(response, close_objects=False) if response else None,
                     query={k: closed(v) for k, v in (query or {}).items()},
                     status=status,
+                    also=also,
                     produces=produces,
                     consumes=consumes,
                     description=description or (fn.__doc__ or "").strip(),

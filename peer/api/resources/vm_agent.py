@@ -311,6 +311,7 @@ AGENT_ISO = {
     body=AGENT_ISO,
     response=_OBJ,
     status=201,
+    also=(200,),
 )
 async def add_agent_iso(req: ApiRequest) -> Reply:
     """Writes ``quantix-agent-<version>.iso`` (the .deb, the wheel, install.sh)
