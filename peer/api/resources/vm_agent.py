@@ -320,9 +320,9 @@ async def add_agent_iso(req: ApiRequest) -> Reply:
     import asyncio
     import hashlib
     import secrets
-    from pathlib import Path
 
     from peer.agent.iso import ISO_NAME, agent_iso
+    from peer.storage_roots import PathRefused, pool_dir
     from raft.store import put
 
     name = req.body["pool"]
@@ -337,8 +337,12 @@ async def add_agent_iso(req: ApiRequest) -> Reply:
     for r in req.store.scan("images"):
         if r.value.get("pool") == name and r.value.get("name") == ISO_NAME:
             return Reply({"id": r.key, **r.value}, status=200)
+    try:  # this host's own pool roots say where the pool is, not the record
+        where = pool_dir(req.ctx.config.roots, pool.value, name)
+    except PathRefused as e:
+        raise ConflictError(e.message, code=e.code) from None
     data = await asyncio.to_thread(agent_iso)
-    path = Path(str(pool.value["path"])) / ISO_NAME
+    path = where / ISO_NAME
     await asyncio.to_thread(_write, path, data)
     image_id = secrets.token_hex(6)
     value = {
