@@ -180,7 +180,7 @@ class OsVm:
         argv = [*self.tmux, "send-keys", "-t", self.session]
         if literal:
             argv.append("-l")
-        subprocess.run([*argv, *keys], check=True)
+        subprocess.run([*argv, "--", *keys], check=True)  # a key may begin with "-"
 
     def wait_screen(self, text: str, timeout: float) -> str:
         return wait_for(

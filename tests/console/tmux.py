@@ -64,10 +64,11 @@ class TmuxConsole:
         raise AssertionError(f"{pattern!r} still on the console after {timeout}s:\n{text}")
 
     def keys(self, *keys: str) -> None:
-        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, "--", *keys], check=True)
 
     def type(self, text: str) -> None:
-        subprocess.run([*self.tmux, "send-keys", "-t", self.name, "-l", text], check=True)
+        # "--": a generated password may begin with "-", which tmux took for a flag.
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, "-l", "--", text], check=True)
 
     def save(self, name: str) -> str:
         """Keep the current screen as ``artifacts/console/<name>.txt``."""
