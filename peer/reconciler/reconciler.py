@@ -719,6 +719,15 @@ class Reconciler:
         prev = {k: cur.value.get(k) for k in status} if cur is not None else None
         if prev == status:
             return
+        if (
+            cur is not None
+            and cur.value.get("node") != self.node_id
+            and int(cur.value.get("epoch") or 0) > int(str(status.get("epoch") or 0))
+        ):
+            # Another host reports a newer placement (a live move's target offering
+            # its waiting copy): ours must not overwrite it. Our agent's reports
+            # during a move did, and the source never saw the offer.
+            return
         ops = [put("vm_status", vm_id, {**status, "updated_at": time.time()})]
         if error and (prev is None or prev.get("error") != error[1]):
             ops += event_ops(
